@@ -1,0 +1,1 @@
+"""The demo knowledge base: five real outages written up as published postmortems."""

@@ -1,0 +1,448 @@
+"""The postmortem domain: vendors, incidents, the taxonomy, factors and action items.
+
+Model and field names are a public contract: importers and API clients rely on them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from postmortems.choices import (
+    ActionItemStatus,
+    ActionItemType,
+    DetectionMethod,
+    FactorRole,
+    Origin,
+    ReviewStatus,
+    Severity,
+    SourceKind,
+    TypicalRole,
+    VendorKind,
+)
+
+SEARCH_CONFIG = "english"
+
+# The four moments of an incident, in the order they must occur.
+MOMENTS = ("started_at", "detected_at", "mitigated_at", "resolved_at")
+
+
+def _moment_label(field: str) -> str:
+    return field.removesuffix("_at")
+
+
+def moment_order_constraints() -> list[models.CheckConstraint]:
+    """One check constraint per pair of moments: a later moment never precedes an earlier one."""
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{a}__isnull": True})
+            | Q(**{f"{b}__isnull": True})
+            | Q(**{f"{b}__gte": F(a)}),
+            name=f"incident_{_moment_label(b)}_not_before_{_moment_label(a)}",
+            violation_error_message=(
+                f"The {_moment_label(b)} time must not be before the {_moment_label(a)} time."
+            ),
+        )
+        for i, a in enumerate(MOMENTS)
+        for b in MOMENTS[i + 1 :]
+    ]
+
+
+def moment_order_errors(moments: dict) -> dict[str, str]:
+    """Field-by-field messages for moments out of order (``{field: message}``)."""
+    errors: dict[str, str] = {}
+    for i, earlier in enumerate(MOMENTS):
+        for later in MOMENTS[i + 1 :]:
+            a, b = moments.get(earlier), moments.get(later)
+            if a is not None and b is not None and b < a and later not in errors:
+                errors[later] = (
+                    f"{_moment_label(later).capitalize()} at {b:%Y-%m-%d %H:%M} UTC is before "
+                    f"{_moment_label(earlier)} at {a:%Y-%m-%d %H:%M} UTC. The moments must run "
+                    "started ≤ detected ≤ mitigated ≤ resolved."
+                )
+    return errors
+
+
+class Vendor(models.Model):
+    """A company or team whose systems fail: a cloud provider, a SaaS, or one of ours."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=VendorKind.choices, default=VendorKind.OTHER)
+    website = models.URLField(blank=True)
+    status_page_url = models.URLField(blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    """A component of a vendor (Blob Storage, EBS, GitHub Actions).
+
+    ``external_id`` is the status page's component id: it keeps a service's
+    identity when the vendor renames the component.
+    """
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=200)
+    external_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["vendor__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "external_id"],
+                condition=~Q(external_id=""),
+                name="service_unique_external_id_per_vendor",
+            ),
+            models.UniqueConstraint(
+                fields=["vendor", "name"],
+                condition=Q(external_id=""),
+                name="service_unique_name_per_vendor_without_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor.name} · {self.name}"
+
+
+class TaxonomyEntry(models.Model):
+    """Shared shape of the controlled vocabularies: a stable slug, a name, a definition."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=100)
+    definition = models.CharField(max_length=300)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChangeType(TaxonomyEntry):
+    """The kind of change that triggered an incident (``config-change``, ``os-upgrade``…)."""
+
+    class Meta(TaxonomyEntry.Meta):
+        pass
+
+
+class FailureCategory(TaxonomyEntry):
+    """A failure category from the controlled taxonomy, used by root causes and factors."""
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    typical_role = models.CharField(
+        max_length=20, choices=TypicalRole.choices, default=TypicalRole.EITHER
+    )
+
+    class Meta(TaxonomyEntry.Meta):
+        verbose_name_plural = "failure categories"
+
+
+class IncidentQuerySet(models.QuerySet):
+    def published(self) -> IncidentQuerySet:
+        return self.filter(status=ReviewStatus.PUBLISHED)
+
+    def visible_to(self, user) -> IncidentQuerySet:
+        """Published postmortems for everyone; drafts and reviews only for their people."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.has_perm("postmortems.review_incident"):
+            return self
+        return self.filter(Q(status=ReviewStatus.PUBLISHED) | Q(authors=user)).distinct()
+
+    def with_summary(self) -> IncidentQuerySet:
+        """What a list row shows: vendors and change types in two extra queries."""
+        return self.prefetch_related("incident_vendors__vendor", "change_types")
+
+
+class Incident(models.Model):
+    """A postmortem: one outage, its moments, its analysis and what was learned.
+
+    The four moments (started, detected, mitigated, resolved) must be ordered;
+    the database enforces it with check constraints and ``clean()`` explains it
+    field by field. ``version`` grows on every edit so that concurrent editors
+    cannot overwrite each other. ``search_vector`` is computed by PostgreSQL
+    itself (a generated column), so no write path can leave it stale.
+    """
+
+    title = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=120, unique=True)
+    vendors = models.ManyToManyField(Vendor, through="IncidentVendor", related_name="incidents")
+    services = models.ManyToManyField(Service, blank=True, related_name="incidents")
+    regions = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    regions_affected = models.PositiveIntegerField(null=True, blank=True)
+    regions_total = models.PositiveIntegerField(null=True, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MAJOR)
+    status = models.CharField(
+        max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.DRAFT, db_index=True
+    )
+
+    started_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    detected_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    summary = models.TextField(blank=True, help_text="Markdown.")
+    impact = models.TextField(blank=True, help_text="Markdown.")
+    analysis = models.TextField(blank=True, help_text="Markdown.")
+    lessons = models.TextField(blank=True, help_text="Markdown.")
+
+    change_types = models.ManyToManyField(ChangeType, blank=True, related_name="incidents")
+    detection_method = models.CharField(max_length=20, choices=DetectionMethod.choices, blank=True)
+    data_loss = models.BooleanField(default=False)
+    near_miss = models.BooleanField(default=False)
+
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.MANUAL)
+    import_source = models.CharField(
+        max_length=100, blank=True, help_text="Which feed an imported incident came from."
+    )
+    external_id = models.CharField(max_length=255, blank=True)
+    raw_payload = models.JSONField(null=True, blank=True, editable=False)
+
+    authors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="authored_incidents"
+    )
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="reviewed_incidents"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    search_vector = models.GeneratedField(
+        expression=(
+            SearchVector("title", weight="A", config=SEARCH_CONFIG)
+            + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("impact", "analysis", "lessons", weight="C", config=SEARCH_CONFIG)
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    history = HistoricalRecords(
+        m2m_fields=[change_types], excluded_fields=["search_vector", "raw_payload"]
+    )
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [("review_incident", "Can publish postmortems or send them back")]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="incident_search_vector_gin"),
+        ]
+        constraints = [
+            *moment_order_constraints(),
+            models.UniqueConstraint(
+                fields=["import_source", "external_id"],
+                condition=Q(origin=Origin.IMPORTED),
+                name="incident_unique_external_id_per_import_source",
+                violation_error_message="This source already imported an incident with that id.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(origin=Origin.MANUAL) & Q(import_source="") & Q(external_id=""))
+                | (Q(origin=Origin.IMPORTED) & ~Q(import_source="") & ~Q(external_id="")),
+                name="incident_import_key_matches_origin",
+                violation_error_message=(
+                    "Imported incidents need a source and an external id; "
+                    "hand-written ones have neither."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(regions_affected__isnull=True)
+                | Q(regions_total__isnull=True)
+                | Q(regions_affected__lte=F("regions_total")),
+                name="incident_regions_affected_within_total",
+                violation_error_message="Regions affected cannot exceed the regions in total.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def moments(self) -> dict:
+        return {m: getattr(self, m) for m in MOMENTS}
+
+    def clean(self) -> None:
+        errors = moment_order_errors(self.moments())
+        if errors:
+            raise ValidationError(errors)
+
+    def validate_constraints(self, exclude=None) -> None:
+        # clean() already reports moments out of order per field, with the
+        # times; skip the check constraints that would repeat it as one vaguer
+        # non-field error (Django skips constraints on excluded fields).
+        if moment_order_errors(self.moments()):
+            exclude = set(exclude or ()) | set(MOMENTS)
+        super().validate_constraints(exclude=exclude)
+
+    # --- Derived durations -------------------------------------------------
+    def _since_start(self, moment: str) -> timedelta | None:
+        value = getattr(self, moment)
+        if self.started_at is None or value is None:
+            return None
+        return value - self.started_at
+
+    @property
+    def time_to_detect(self) -> timedelta | None:
+        return self._since_start("detected_at")
+
+    @property
+    def time_to_mitigate(self) -> timedelta | None:
+        return self._since_start("mitigated_at")
+
+    @property
+    def time_to_resolve(self) -> timedelta | None:
+        return self._since_start("resolved_at")
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the outage lasted: start to resolution."""
+        return self.time_to_resolve
+
+    @property
+    def blast_radius(self) -> str:
+        if self.regions_affected is None:
+            return ""
+        if self.regions_total is None:
+            return f"{self.regions_affected} regions"
+        return f"{self.regions_affected} of {self.regions_total} regions"
+
+    @property
+    def primary_vendor(self) -> Vendor | None:
+        for link in self.incident_vendors.all():
+            if link.is_primary:
+                return link.vendor
+        return None
+
+
+class IncidentVendor(models.Model):
+    """Links an incident to a vendor; at most one vendor is the primary one."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="incident_vendors"
+    )
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="incident_links")
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "vendor__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "vendor"], name="incident_vendor_unique"),
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=Q(is_primary=True),
+                name="incident_one_primary_vendor",
+                violation_error_message="An incident has at most one primary vendor.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} ({'primary' if self.is_primary else 'involved'})"
+
+
+class Source(models.Model):
+    """A document an incident is drawn from: the vendor's postmortem, its status page, news."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="sources")
+    url = models.URLField(max_length=1000)
+    title = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=30, choices=SourceKind.choices)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "url"], name="source_unique_url_per_incident"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+
+class Factor(models.Model):
+    """A root cause, contributing or mitigating factor, classified by the taxonomy.
+
+    Timeline events that evidence a factor link to it from the timeline side
+    (``factor.evidence``), so this app never depends on the timeline app.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="factors")
+    role = models.CharField(max_length=20, choices=FactorRole.choices)
+    category = models.ForeignKey(FailureCategory, on_delete=models.PROTECT, related_name="factors")
+    description = models.TextField(blank=True, help_text="Markdown.")
+    position = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["incident", "position", "id"]
+        indexes = [models.Index(fields=["category", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.category}"
+
+
+class ActionItem(models.Model):
+    """A follow-up from a postmortem, with an owner and a due date."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=300)
+    type = models.CharField(max_length=12, choices=ActionItemType.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="action_items",
+    )
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=ActionItemStatus.choices, default=ActionItemStatus.OPEN
+    )
+    ticket_url = models.URLField(max_length=1000, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["incident", "due_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=ActionItemStatus.DONE) | Q(completed_at__isnull=False),
+                name="action_item_done_has_completed_at",
+                violation_error_message="A done action item needs its completion time.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        # Completing an item stamps it; reopening clears the stamp.
+        if self.status == ActionItemStatus.DONE and self.completed_at is None:
+            self.completed_at = timezone.now()
+        elif self.status in (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS):
+            self.completed_at = None
+        super().save(*args, **kwargs)

@@ -1,0 +1,118 @@
+"""Settings behaviour that needs a fresh process: embedded database, production mode."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+PROJECT_DIR = Path(settings.BASE_DIR)
+
+PROBE = """
+import django; django.setup()
+from django.db import connection
+with connection.cursor() as c:
+    c.execute("SHOW data_directory"); print(c.fetchone()[0])
+    c.execute("SELECT pg_postmaster_start_time()"); print(c.fetchone()[0])
+print(connection.settings_dict["ENGINE"])
+"""
+
+
+def clean_env(**extra) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "HINDSIGHT_ENV", "SECRET_KEY", "ALLOWED_HOSTS"}
+        and not k.startswith("PYTEST")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env.update(extra)
+    return env
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR, env=clean_env(**env), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_without_database_url_an_embedded_server_starts_in_the_data_folder(tmp_path):
+    result = run_python(PROBE, HINDSIGHT_DATA_DIR=str(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    data_directory, _, engine = result.stdout.split("\n")[:3]
+    assert Path(data_directory) == tmp_path / "pgdata"
+    assert engine == "config.embedded_postgres"
+    # The last process to leave stops the server: nothing keeps running.
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+
+
+@pytest.mark.slow
+def test_processes_share_one_embedded_server(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", PROBE + "\nimport time; time.sleep(8)"],
+        cwd=PROJECT_DIR, env=clean_env(HINDSIGHT_DATA_DIR=str(tmp_path)),
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first_line = holder.stdout.readline()  # the server is up once the holder has connected
+    holder_started = holder.stdout.readline().strip()
+
+    joiner = run_python(PROBE, HINDSIGHT_DATA_DIR=str(tmp_path))
+    holder.wait(timeout=60)
+
+    assert first_line.strip() == str(tmp_path / "pgdata")
+    assert joiner.stdout.split("\n")[1] == holder_started  # same postmaster, not a second one
+
+
+def test_the_test_suite_itself_runs_on_postgresql():
+    assert connection.vendor == "postgresql"
+
+
+def test_production_refuses_to_start_without_its_required_settings():
+    result = run_python("import django; django.setup()", HINDSIGHT_ENV="production")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when HINDSIGHT_ENV=production" in result.stderr
+
+
+def test_production_refuses_a_weak_secret_key():
+    result = run_python(
+        "import django; django.setup()",
+        HINDSIGHT_ENV="production",
+        SECRET_KEY="short",
+        ALLOWED_HOSTS="hindsight.example.com",
+        DATABASE_URL="postgres://u@db.invalid/h",
+    )
+
+    assert "SECRET_KEY must be at least 50 random characters" in result.stderr
+
+
+def test_a_non_postgresql_database_url_is_refused():
+    result = run_python("import django; django.setup()", DATABASE_URL="sqlite:///db.sqlite3")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must point at PostgreSQL" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_checks():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_DIR,
+        env=clean_env(
+            HINDSIGHT_ENV="production",
+            SECRET_KEY="x7" * 40 + "abcdefghij",
+            ALLOWED_HOSTS="hindsight.example.com",
+            DATABASE_URL="postgres://hindsight@db.invalid/hindsight",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -1,0 +1,66 @@
+import pytest
+
+from postmortems.choices import Role
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="viewer", role=Role.VIEWER)
+
+
+@pytest.fixture
+def author(db):
+    return UserFactory(username="author", role=Role.AUTHOR)
+
+
+@pytest.fixture
+def other_author(db):
+    return UserFactory(username="other-author", role=Role.AUTHOR)
+
+
+@pytest.fixture
+def reviewer(db):
+    return UserFactory(username="reviewer", role=Role.REVIEWER)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", role=Role.ADMIN)
+
+
+@pytest.fixture
+def start_worker(tmp_path, transactional_db):
+    """Start real Celery workers on the test database; they are stopped after the test."""
+    from tests.processes import WorkerProcess, process_env
+
+    workers = []
+
+    def start(*args: str, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(
+            process_env(tmp_path, **env), tmp_path / f"worker-{len(workers)}.log", *args
+        )
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def broker_connection(tmp_path, settings):
+    """A connection to the same broker the started workers consume from."""
+    from config.celery import app
+
+    options = {}
+    if settings.CELERY_BROKER_URL == "filesystem://":
+        folder = tmp_path / "celery"
+        options = {
+            "data_folder_in": str(folder / "messages"),
+            "data_folder_out": str(folder / "messages"),
+            "control_folder": str(folder / "control"),
+        }
+    with app.connection_for_write(transport_options=options) as conn:
+        yield conn

@@ -1,0 +1,105 @@
+"""Writes to an incident's timeline, keeping the incident's moments in step with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from postmortems.models import Incident
+from postmortems.services import bump_version
+from timeline.choices import MANUAL_SOURCE, MOMENT_OF_KIND, BodyFormat, EventKind
+from timeline.models import TimelineEvent
+
+
+@dataclass
+class NewEvent:
+    occurred_at: datetime
+    kind: str = EventKind.NOTE
+    description: str = ""
+    body_format: str = BodyFormat.MARKDOWN
+    source: str = MANUAL_SOURCE
+    external_id: str = ""
+
+
+@transaction.atomic
+def record_events(*, incident: Incident, events: list[NewEvent], author=None) -> list:
+    """Add events to the timeline in one step, then update the incident's moments once."""
+    incident = Incident.objects.select_for_update().get(id=incident.id)
+    position = next_position(incident)
+    created = []
+    for new in events:
+        event = TimelineEvent(incident=incident, author=author, position=position, **vars(new))
+        event.full_clean()
+        event.save()
+        created.append(event)
+        position += 1
+    sync_incident_moments(incident=incident)
+    return created
+
+
+def record_event(*, incident: Incident, author=None, **fields) -> TimelineEvent:
+    """Add one event; a detection, mitigation or resolution sets the incident's moment."""
+    return record_events(incident=incident, events=[NewEvent(**fields)], author=author)[0]
+
+
+@transaction.atomic
+def update_event(*, event: TimelineEvent, **changes) -> TimelineEvent:
+    """Edit an event; moving or re-kinding a marker event moves the incident's moment."""
+    before = (event.kind, event.occurred_at)
+    for name, value in changes.items():
+        setattr(event, name, value)
+    return save_event(event=event, before=before)
+
+
+@transaction.atomic
+def save_event(*, event: TimelineEvent, before: tuple | None = None) -> TimelineEvent:
+    """Save a new or edited event; ``before`` is the edited event's old (kind, time)."""
+    incident = Incident.objects.select_for_update().get(id=event.incident_id)
+    if event.pk is None and not event.position:
+        event.position = next_position(incident)
+    event.full_clean()
+    event.save()
+    sync_incident_moments(incident=incident, removed=[before] if before else [])
+    return event
+
+
+@transaction.atomic
+def delete_event(*, event: TimelineEvent) -> None:
+    """Remove an event; a moment it alone set is cleared with it."""
+    incident = Incident.objects.select_for_update().get(id=event.incident_id)
+    removed = (event.kind, event.occurred_at)
+    event.delete()
+    sync_incident_moments(incident=incident, removed=[removed])
+
+
+def next_position(incident: Incident) -> int:
+    last = incident.events.aggregate(last=Max("position"))["last"]
+    return 0 if last is None else last + 1
+
+
+def sync_incident_moments(*, incident: Incident, removed: list[tuple] = ()) -> None:
+    """Set each moment from the timeline's marker events, in one aggregate query.
+
+    A moment with no marker event keeps its hand-entered value, unless the
+    event that set it was just removed or moved (``removed``): then it clears.
+    An order violation raises ValidationError and rolls the whole write back.
+    """
+    values = incident.events.aggregate(
+        **{
+            str(kind): aggregate("occurred_at", filter=Q(kind=kind))
+            for kind, (_, aggregate) in MOMENT_OF_KIND.items()
+        }
+    )
+    changed = False
+    for kind, (moment, _) in MOMENT_OF_KIND.items():
+        current, new = getattr(incident, moment), values[str(kind)]
+        if new is None and (kind, current) not in removed:
+            continue  # a hand-entered moment with no marker event stays
+        if current != new:
+            setattr(incident, moment, new)
+            changed = True
+    if changed:
+        bump_version(incident)
