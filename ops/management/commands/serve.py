@@ -1,5 +1,6 @@
 """Set up and run Hindsight on one machine: database, demo, accounts, worker, beat, web."""
 
+import signal
 import subprocess
 import sys
 
@@ -22,6 +23,9 @@ class Command(BaseCommand):
         call_command("load_demo", if_empty=True)
         accounts = ensure_demo_accounts(settings.DATA_DIR / "credentials.tsv")
         self.print_banner(addrport, accounts)
+        # SIGTERM (a service manager, `kill`) ends the process like Ctrl-C does,
+        # so the worker is stopped and the embedded database's exit hook runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         worker = None if no_worker else self.start_worker()
         try:
             call_command("runserver", addrport, use_reloader=False)
