@@ -8,6 +8,7 @@ process to connect starts it, and pgserver stops it when the last one exits.
 Used as a Django database ENGINE: ``"ENGINE": "config.embedded_postgres"``.
 """
 
+import atexit
 import warnings
 from functools import cache
 from pathlib import Path
@@ -22,11 +23,34 @@ def ensure_server(pgdata: str) -> dict[str, str]:
         warnings.simplefilter("ignore")
         import pgserver
 
-    path = Path(pgdata)
+    path = Path(pgdata).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    forget_dead_handles(path)
     server = pgserver.get_server(path, cleanup_mode="stop")
+    # Registered after pgserver's own exit hook, so it runs first (LIFO).
+    atexit.register(forget_dead_handles, path)
     info = server.get_postmaster_info()
     return {"host": str(info.socket_dir), "port": str(info.port)}
+
+
+def forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without saying goodbye from pgserver's list of users.
+
+    pgserver stops the server when the last process on its list exits; a
+    process killed without running exit hooks (a Celery pool child, kill -9)
+    would otherwise stay on the list and keep the server running for ever.
+    """
+    import psutil
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    if not pgdata.exists():
+        return
+    with PostgresServer._lock:
+        handles = DiskList(pgdata / ".handle_pids.json")
+        alive = [pid for pid in handles.get() if psutil.pid_exists(pid)]
+        if alive != handles.get():
+            handles.put(alive)
 
 
 @cache

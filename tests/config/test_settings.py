@@ -69,6 +69,23 @@ def test_processes_share_one_embedded_server(tmp_path):
     assert joiner.stdout.split("\n")[1] == holder_started  # same postmaster, not a second one
 
 
+@pytest.mark.slow
+def test_a_killed_process_does_not_keep_the_embedded_server_running(tmp_path):
+    victim = subprocess.Popen(
+        [sys.executable, "-c", PROBE + "\nimport time; time.sleep(60)"],
+        cwd=PROJECT_DIR, env=clean_env(HINDSIGHT_DATA_DIR=str(tmp_path)),
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    victim.stdout.readline()  # connected: the server is up and the victim is on its list
+    victim.kill()  # SIGKILL: no exit hooks run
+    victim.wait()
+
+    survivor = run_python(PROBE, HINDSIGHT_DATA_DIR=str(tmp_path))
+
+    assert survivor.returncode == 0, survivor.stderr
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+
+
 def test_the_test_suite_itself_runs_on_postgresql():
     assert connection.vendor == "postgresql"
 
