@@ -79,3 +79,9 @@ class Role(models.TextChoices):
     AUTHOR = "author", "Author"
     REVIEWER = "reviewer", "Reviewer"
     ADMIN = "admin", "Admin"
+
+
+class ReviewActionKind(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted for review"
+    PUBLISHED = "published", "Published"
+    RETURNED = "returned", "Sent back to the author"

@@ -23,6 +23,7 @@ from postmortems.choices import (
     DetectionMethod,
     FactorRole,
     Origin,
+    ReviewActionKind,
     ReviewStatus,
     Severity,
     SourceKind,
@@ -226,6 +227,7 @@ class Incident(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
 
     search_vector = models.GeneratedField(
@@ -357,6 +359,24 @@ class IncidentVendor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor} ({'primary' if self.is_primary else 'involved'})"
+
+
+class ReviewAction(models.Model):
+    """One step of the review workflow: who submitted, published or sent back, and why."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="review_actions")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=ReviewActionKind.choices)
+    comment = models.TextField(blank=True, help_text="Markdown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor}"
 
 
 class Source(models.Model):

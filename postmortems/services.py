@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from postmortems.models import Incident, IncidentVendor, Vendor
+from postmortems.choices import ReviewActionKind, ReviewStatus
+from postmortems.models import Incident, IncidentVendor, ReviewAction, Vendor
 
 
 class EditConflict(Exception):
@@ -133,3 +136,63 @@ def set_incident_vendors(
         IncidentVendor.objects.update_or_create(
             incident=incident, vendor=vendor, defaults={"is_primary": vendor == primary}
         )
+
+
+# --- Review workflow ---------------------------------------------------------
+# Permission (who may) is the views' and API's business via postmortems.permissions;
+# these functions guard the state machine (what may follow what).
+
+
+def _transition(incident: Incident, *, allowed_from: str, to: str, user) -> Incident:
+    locked = Incident.objects.select_for_update().get(id=incident.id)
+    if locked.status != allowed_from:
+        raise ValidationError(
+            f"This postmortem is {locked.get_status_display().lower()}, "
+            f"not {ReviewStatus(allowed_from).label.lower()}; refresh the page."
+        )
+    locked.status = to
+    locked.version += 1
+    locked._history_user = user
+    return locked
+
+
+@transaction.atomic
+def submit_for_review(*, incident: Incident, user) -> Incident:
+    """An author hands a draft to the reviewers."""
+    locked = _transition(
+        incident, allowed_from=ReviewStatus.DRAFT, to=ReviewStatus.IN_REVIEW, user=user
+    )
+    locked.save()
+    ReviewAction.objects.create(incident=locked, actor=user, kind=ReviewActionKind.SUBMITTED)
+    return locked
+
+
+@transaction.atomic
+def publish_incident(*, incident: Incident, user, comment: str = "") -> Incident:
+    """A reviewer approves a postmortem in review: everyone can read it from now on."""
+    locked = _transition(
+        incident, allowed_from=ReviewStatus.IN_REVIEW, to=ReviewStatus.PUBLISHED, user=user
+    )
+    locked.published_at = timezone.now()
+    locked.save()
+    locked.reviewers.add(user)
+    ReviewAction.objects.create(
+        incident=locked, actor=user, kind=ReviewActionKind.PUBLISHED, comment=comment
+    )
+    return locked
+
+
+@transaction.atomic
+def return_incident(*, incident: Incident, user, comment: str) -> Incident:
+    """A reviewer sends a postmortem back to its authors, saying what to change."""
+    if not comment.strip():
+        raise ValidationError({"comment": "Say what the authors should change."})
+    locked = _transition(
+        incident, allowed_from=ReviewStatus.IN_REVIEW, to=ReviewStatus.DRAFT, user=user
+    )
+    locked.save()
+    locked.reviewers.add(user)
+    ReviewAction.objects.create(
+        incident=locked, actor=user, kind=ReviewActionKind.RETURNED, comment=comment
+    )
+    return locked

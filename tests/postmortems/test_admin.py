@@ -17,7 +17,14 @@ def staff_client(client, admin_user):
     return client
 
 
-@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label_lower)
+OUR_APPS = {"postmortems", "timeline", "ops", "accounts"}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [m for m in admin.site._registry if m._meta.app_label in OUR_APPS],
+    ids=lambda m: m._meta.label_lower,
+)
 def test_every_registered_model_lists_and_offers_an_add_form(staff_client, model):
     opts = model._meta
     changelist = staff_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
