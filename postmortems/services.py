@@ -36,6 +36,8 @@ class IncidentChanges:
     fields: dict = field(default_factory=dict)
     change_types: Iterable | None = None
     services: Iterable | None = None
+    vendors: Iterable[Vendor] | None = None
+    primary_vendor: Vendor | None = None
 
 
 def unique_slug(title: str, started_at=None, *, exclude_id: int | None = None) -> str:
@@ -101,6 +103,10 @@ def update_incident(
         incident.change_types.set(changes.change_types)
     if changes.services is not None:
         incident.services.set(changes.services)
+    if changes.vendors is not None:
+        set_incident_vendors(
+            incident=incident, vendors=changes.vendors, primary=changes.primary_vendor
+        )
     return incident
 
 

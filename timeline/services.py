@@ -103,3 +103,24 @@ def sync_incident_moments(*, incident: Incident, removed: list[tuple] = ()) -> N
             changed = True
     if changed:
         bump_version(incident)
+
+
+MOMENT_EVENT_TEXT = {
+    EventKind.IMPACT_START: "Impact began.",
+    EventKind.DETECTION: "The problem was detected.",
+    EventKind.MITIGATION: "Impact was mitigated.",
+    EventKind.RESOLUTION: "The incident was resolved.",
+}
+
+
+def record_moment_events(*, incident: Incident, author=None) -> list:
+    """Give each hand-entered moment a marker event, so the timeline tells the whole
+    story and moving that event later moves the moment."""
+    existing = set(incident.events.values_list("kind", flat=True))
+    new = [
+        NewEvent(occurred_at=getattr(incident, moment), kind=kind, description=text)
+        for kind, text in MOMENT_EVENT_TEXT.items()
+        for moment in [MOMENT_OF_KIND[kind][0]]
+        if getattr(incident, moment) is not None and kind not in existing
+    ]
+    return record_events(incident=incident, events=new, author=author) if new else []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, strip_tags
 
 from postmortems.rendering import render_body, render_markdown
 
@@ -59,3 +59,39 @@ def when(value: datetime | None, fmt: str = "j M Y H:i"):
         local.tzname(),
         date_format(utc, fmt),
     )
+
+
+@register.simple_tag(takes_context=True)
+def toggle_query(context, name: str, value: str) -> str:
+    """The current query string with ``name=value`` added, or removed if present.
+
+    Used by facet links; the page cursor is dropped because the results change.
+    """
+    query = context["request"].GET.copy()
+    query.pop("cursor", None)
+    values = query.getlist(name)
+    if value in values:
+        values.remove(value)
+    else:
+        values.append(value)
+    query.setlist(name, values)
+    return "?" + query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def is_selected(context, name: str, value: str) -> bool:
+    return value in context["request"].GET.getlist(name)
+
+
+@register.filter
+def plain_text(event) -> str:
+    """An event's text on one line, tags removed: for Markdown list items in exports."""
+    text = event.description or ""
+    if event.body_format == "html":
+        text = strip_tags(text)
+    return " ".join(text.split())
+
+
+@register.filter
+def getfield(form, name: str):
+    return form[name]

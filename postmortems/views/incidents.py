@@ -1,15 +1,160 @@
-"""Placeholder until this area is built."""
+"""Reading postmortems: the searchable list, the incident page and its Markdown export."""
 
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+
+from postmortems import permissions
+from postmortems.choices import FactorRole
+from postmortems.facets import incident_facets
+from postmortems.filtersets import IncidentFilterSet
+from postmortems.history import incident_history
+from postmortems.models import Factor, Incident
+from postmortems.pagination import InvalidCursor, SortKey, keyset_page
+from postmortems.search import search_snippets
+from postmortems.shortcuts import get_incident_for
+from timeline.models import TimelineEvent
+from timeline.presentation import timeline_display_context
+
+PAGE_SIZE = 25
+SORTS = {
+    "newest": ("Newest first", SortKey(("sort_at", "id"), descending=True)),
+    "oldest": ("Oldest first", SortKey(("sort_at", "id"), descending=False)),
+    "updated": ("Recently updated", SortKey(("updated_at", "id"), descending=True)),
+    "relevance": ("Best match", SortKey(("rank", "id"), descending=True)),
+}
 
 
-def incident_detail(request, *args, **kwargs):
-    return HttpResponse("not built yet", status=501)
+def chosen_sort(request, searching: bool) -> str:
+    sort = request.GET.get("sort") or ("relevance" if searching else "newest")
+    if sort not in SORTS or (sort == "relevance" and not searching):
+        sort = "newest"
+    return sort
 
 
-def incident_export(request, *args, **kwargs):
-    return HttpResponse("not built yet", status=501)
+@login_required
+def incident_list(request):
+    """Home: search, filter, facet and page through the postmortems the user may see."""
+    visible = Incident.objects.visible_to(request.user)
+    filterset = IncidentFilterSet(request.GET or None, queryset=visible)
+    results = filterset.qs if filterset.is_bound and filterset.is_valid() else visible
+    text = filterset.form.cleaned_data.get("q", "") if filterset.is_bound else ""
+    searching = bool(text and filterset.is_valid())
+    sort = chosen_sort(request, searching)
+    # Incidents without a start (some imports) sort by when they were recorded.
+    ordered = results.with_summary().annotate(sort_at=Coalesce("started_at", "created_at"))
+    try:
+        page = keyset_page(
+            ordered, key=SORTS[sort][1], cursor=request.GET.get("cursor"), size=PAGE_SIZE
+        )
+        cursor_error = ""
+    except InvalidCursor as exc:
+        page = keyset_page(ordered, key=SORTS[sort][1], cursor=None, size=PAGE_SIZE)
+        cursor_error = str(exc)
+    snippets = search_snippets([i.id for i in page.items], text) if searching else {}
+    context = {
+        "nav": "incidents",
+        "filterset": filterset,
+        "page": page,
+        "rows": [(incident, snippets.get(incident.id)) for incident in page.items],
+        "facets": incident_facets(results),
+        "sort": sort,
+        "sorts": [
+            (key, label) for key, (label, _) in SORTS.items() if key != "relevance" or searching
+        ],
+        "searching": searching,
+        "query_without_cursor": _query_without(request, "cursor"),
+        # A new search keeps the filters chosen (but starts from the first page).
+        "kept_filters": [
+            (k, v) for k in request.GET if k not in ("q", "cursor") for v in request.GET.getlist(k)
+        ],
+        "query_without_sort": _query_without(request, "cursor", "sort"),
+        "cursor_error": cursor_error,
+        "invalid": filterset.is_bound and not filterset.is_valid(),
+    }
+    status = 400 if context["invalid"] else 200
+    return render(request, "postmortems/incident_list.html", context, status=status)
 
 
-def incident_list(request, *args, **kwargs):
-    return HttpResponse("not built yet", status=501)
+def _query_without(request, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def detail_queryset():
+    """Everything the incident page shows, in a fixed number of queries."""
+    return Incident.objects.prefetch_related(
+        "incident_vendors__vendor",
+        "services__vendor",
+        "change_types",
+        Prefetch(
+            "factors",
+            queryset=Factor.objects.select_related("category__parent").prefetch_related("evidence"),
+        ),
+        "action_items__owner",
+        "sources",
+        "review_actions__actor",
+        "reviewers",
+    )
+
+
+@login_required
+def incident_detail(request, slug: str):
+    incident = get_incident_for(request.user, slug, queryset=detail_queryset())
+    events = list(TimelineEvent.objects.filter(incident=incident).for_display())
+    factors = list(incident.factors.all())
+    context = {
+        "nav": "incidents",
+        "incident": incident,
+        "factor_groups": [
+            (role.label, [f for f in factors if f.role == role])
+            for role in FactorRole
+            if any(f.role == role for f in factors)
+        ],
+        "history": incident_history(incident, extra_groups=(timeline_history(incident),)),
+        "can_edit": permissions.can_edit(request.user, incident),
+        "can_submit": permissions.can_submit(request.user, incident),
+        "can_review": permissions.can_review(request.user, incident),
+        "edited_after_publication": bool(
+            incident.published_at and incident.updated_at > incident.published_at
+        ),
+        **timeline_display_context(incident, events),
+    }
+    return render(request, "postmortems/incident_detail.html", context)
+
+
+def timeline_history(incident: Incident) -> tuple:
+    records = (
+        TimelineEvent.history.filter(incident_id=incident.id)
+        .select_related("history_user")
+        .order_by("id", "history_date")
+    )
+    return records, lambda r: f"Timeline event: {r.get_kind_display()}"
+
+
+@login_required
+def incident_export(request, slug: str):
+    """The postmortem as one clean Markdown document, for wikis and tickets."""
+    incident = get_incident_for(request.user, slug, queryset=detail_queryset())
+    events = TimelineEvent.objects.filter(incident=incident)
+    factors = list(incident.factors.all())
+    text = render_to_string(
+        "postmortems/export.md",
+        {
+            "incident": incident,
+            "events": events,
+            "root_causes": [f for f in factors if f.role == FactorRole.ROOT_CAUSE],
+            "contributing": [f for f in factors if f.role == FactorRole.CONTRIBUTING],
+            "mitigating": [f for f in factors if f.role == FactorRole.MITIGATING],
+        },
+    )
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{incident.slug}.md"'
+    return response

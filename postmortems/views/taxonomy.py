@@ -1,15 +1,58 @@
-"""Placeholder until this area is built."""
+"""Taxonomy pages: every change type and failure category, and the incidents of each.
 
-from django.http import HttpResponse
+Every count and list covers only the incidents the viewer may see.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from postmortems import analytics
+from postmortems.models import ChangeType, Factor, FailureCategory, Incident
+from postmortems.views.vendors import incident_table_context
 
 
-def category_detail(request, *args, **kwargs):
-    return HttpResponse("not built yet", status=501)
+@login_required
+@require_GET
+def taxonomy(request: HttpRequest) -> HttpResponse:
+    visible = Incident.objects.visible_to(request.user)
+    context = {
+        "nav": "taxonomy",
+        "change_types": analytics.change_type_counts(visible),
+        "category_groups": analytics.category_counts_by_parent(visible),
+    }
+    return render(request, "postmortems/taxonomy.html", context)
 
 
-def change_type_detail(request, *args, **kwargs):
-    return HttpResponse("not built yet", status=501)
+@login_required
+@require_GET
+def change_type_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    change_type = get_object_or_404(ChangeType, slug=slug)
+    incidents = Incident.objects.visible_to(request.user).filter(change_types=change_type)
+    context = {
+        "nav": "taxonomy",
+        "change_type": change_type,
+        **incident_table_context(request, incidents),
+    }
+    return render(request, "postmortems/change_type_detail.html", context)
 
 
-def taxonomy(request, *args, **kwargs):
-    return HttpResponse("not built yet", status=501)
+@login_required
+@require_GET
+def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    category = get_object_or_404(
+        FailureCategory.objects.select_related("parent").prefetch_related("children"), slug=slug
+    )
+    visible = Incident.objects.visible_to(request.user)
+    # A subquery, not a join: an incident citing the category twice is listed once.
+    incidents = visible.filter(pk__in=Factor.objects.filter(category=category).values("incident"))
+    context = {
+        "nav": "taxonomy",
+        "category": category,
+        "role_counts": analytics.category_role_counts(category, visible),
+        **incident_table_context(request, incidents),
+    }
+    return render(request, "postmortems/category_detail.html", context)

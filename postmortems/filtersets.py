@@ -1,0 +1,93 @@
+"""One filterset for incidents, shared by the HTML list and the API (query-string names)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F
+
+from postmortems.choices import ReviewStatus, Severity
+from postmortems.models import (
+    SEARCH_CONFIG,
+    ChangeType,
+    Factor,
+    FailureCategory,
+    Incident,
+    IncidentVendor,
+    Vendor,
+)
+
+
+def search_query(text: str) -> SearchQuery:
+    # websearch syntax is what people type into search boxes: quotes for
+    # phrases, "or", and -word to exclude; it never raises on odd input.
+    return SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+
+
+class IncidentFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_search", label="Search")
+    # Many-to-many filters are semi-joins (id IN subquery): an incident matching
+    # twice still appears once, and no DISTINCT is needed over the whole row.
+    vendor = django_filters.ModelMultipleChoiceFilter(
+        to_field_name="slug",
+        queryset=Vendor.objects.all(),
+        method="filter_vendor",
+        label="Vendor",
+    )
+    change_type = django_filters.ModelMultipleChoiceFilter(
+        to_field_name="slug",
+        queryset=ChangeType.objects.all(),
+        method="filter_change_type",
+        label="Change type",
+    )
+    category = django_filters.ModelMultipleChoiceFilter(
+        to_field_name="slug",
+        queryset=FailureCategory.objects.all(),
+        method="filter_category",
+        label="Failure category",
+    )
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    status = django_filters.MultipleChoiceFilter(
+        choices=ReviewStatus.choices, label="Review status"
+    )
+    started_after = django_filters.DateFilter(
+        field_name="started_at",
+        lookup_expr="date__gte",
+        label="Started on or after",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    started_before = django_filters.DateFilter(
+        field_name="started_at",
+        lookup_expr="date__lte",
+        label="Started on or before",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Updated since"
+    )
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []
+
+    def filter_vendor(self, queryset, name, value):
+        links = IncidentVendor.objects.filter(vendor__in=value).values("incident_id")
+        return queryset.filter(id__in=links) if value else queryset
+
+    def filter_change_type(self, queryset, name, value):
+        links = Incident.change_types.through.objects.filter(changetype__in=value)
+        return queryset.filter(id__in=links.values("incident_id")) if value else queryset
+
+    def filter_category(self, queryset, name, value):
+        factors = Factor.objects.filter(category__in=value).values("incident_id")
+        return queryset.filter(id__in=factors) if value else queryset
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        query = search_query(value)
+        return queryset.filter(search_vector=query).annotate(
+            rank=SearchRank(F("search_vector"), query)
+        )

@@ -1,0 +1,104 @@
+"""Keyset ("cursor") pagination: page 1000 costs what page 1 costs.
+
+OFFSET pagination makes PostgreSQL walk and discard every earlier row, so deep
+pages get slower as the knowledge base grows. A keyset page instead asks for
+rows strictly after the last row shown, in the same total order, which an
+index can answer directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sort order over annotated/real columns; the last column must be unique (``id``)."""
+
+    columns: tuple[str, ...]
+    descending: bool
+
+    def order_by(self, *, reverse: bool = False) -> list:
+        desc = self.descending != reverse
+        return [
+            F(c).desc(nulls_last=True) if desc else F(c).asc(nulls_first=True) for c in self.columns
+        ]
+
+
+@dataclass
+class KeysetPage:
+    items: list
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def encode_cursor(values: list, *, backwards: bool = False) -> str:
+    payload = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    raw = json.dumps({"v": payload, "b": backwards}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, key: SortKey) -> tuple[list, bool]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        values, backwards = data["v"], bool(data["b"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("This page link is damaged; start from the first page.") from exc
+    if not isinstance(values, list) or len(values) != len(key.columns):
+        raise InvalidCursor("This page link belongs to another sort order.")
+    return values, backwards
+
+
+def _after(key: SortKey, values: list, *, backwards: bool) -> Q:
+    """Rows strictly after ``values`` in the key's order (before them when ``backwards``)."""
+    forward_desc = key.descending != backwards
+    condition = Q()
+    for i, column in enumerate(key.columns):
+        value = values[i]
+        equal_before = Q(**{c: values[j] for j, c in enumerate(key.columns[:i])})
+        if value is None:
+            # Descending puts nulls last: nothing lies beyond a null. Ascending
+            # puts them first: every non-null value lies beyond it.
+            if forward_desc:
+                continue
+            condition |= equal_before & Q(**{f"{column}__isnull": False})
+            continue
+        beyond = Q(**{f"{column}__{'lt' if forward_desc else 'gt'}": value})
+        if forward_desc:
+            beyond |= Q(**{f"{column}__isnull": True})
+        condition |= equal_before & beyond
+    return condition
+
+
+def keyset_page(queryset: QuerySet, *, key: SortKey, cursor: str | None, size: int) -> KeysetPage:
+    """One page of ``queryset`` in ``key`` order, starting after ``cursor``."""
+    values, backwards = decode_cursor(cursor, key) if cursor else (None, False)
+    qs = queryset.order_by(*key.order_by(reverse=backwards))
+    if values is not None:
+        qs = qs.filter(_after(key, values, backwards=backwards))
+    rows = list(qs[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return KeysetPage([], None, None)
+    first = [getattr(rows[0], c) for c in key.columns]
+    last = [getattr(rows[-1], c) for c in key.columns]
+    more_forward = has_more if not backwards else True
+    more_backward = (values is not None) if not backwards else has_more
+    return KeysetPage(
+        items=rows,
+        next_cursor=encode_cursor(last) if more_forward else None,
+        previous_cursor=encode_cursor(first, backwards=True) if more_backward else None,
+    )

@@ -1,0 +1,47 @@
+"""Highlighted search snippets that are safe to show."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.search import SearchHeadline
+from django.db.models import TextField, Value
+from django.db.models.functions import Concat
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from postmortems.filtersets import search_query
+from postmortems.models import SEARCH_CONFIG, Incident
+
+# ts_headline copies the stored text verbatim, HTML included. Marking matches
+# with characters that never occur in postmortems lets us escape everything
+# and only then turn the markers into <mark>.
+START, STOP = "\u2063\u2064", "\u2064\u2063"
+SPACE = Value(" ", output_field=TextField())
+
+
+def search_snippets(incident_ids: list[int], text: str) -> dict[int, SafeString]:
+    """``{incident id: snippet with <mark>ed matches}`` for one page of results."""
+    if not incident_ids or not text.strip():
+        return {}
+    rows = (
+        Incident.objects.filter(id__in=incident_ids)
+        .annotate(
+            snippet=SearchHeadline(
+                Concat("summary", SPACE, "impact", SPACE, "analysis", SPACE, "lessons"),
+                search_query(text),
+                config=SEARCH_CONFIG,
+                start_sel=START,
+                stop_sel=STOP,
+                max_fragments=2,
+                max_words=30,
+                min_words=12,
+                fragment_delimiter=" … ",
+            )
+        )
+        .values_list("id", "snippet")
+    )
+    return {pk: highlight(snippet) for pk, snippet in rows}
+
+
+def highlight(snippet: str) -> SafeString:
+    safe = escape(snippet).replace(START, "<mark>").replace(STOP, "</mark>")
+    return mark_safe(safe)  # escaped above; only our own tags added
