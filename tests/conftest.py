@@ -1,3 +1,5 @@
+from importlib import import_module
+
 import pytest
 
 from postmortems.choices import Role
@@ -64,3 +66,21 @@ def broker_connection(tmp_path, settings):
         }
     with app.connection_for_write(transport_options=options) as conn:
         yield conn
+
+
+# The data migrations that seed reference rows, and their forward functions.
+REFERENCE_DATA = [
+    ("postmortems.migrations.0002_seed_taxonomy", "seed"),
+    ("postmortems.migrations.0003_create_roles", "create_roles"),
+    ("timeline.migrations.0002_grant_roles", "grant"),
+]
+
+
+@pytest.fixture
+def reference_data(transactional_db):
+    """Transactional tests empty every table after they run, taxonomy and roles included;
+    put the seeded rows back (the migrations' own functions, which are idempotent)."""
+    from django.apps import apps
+
+    for module, function in REFERENCE_DATA:
+        getattr(import_module(module), function)(apps, None)

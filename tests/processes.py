@@ -22,6 +22,15 @@ def test_database_url() -> str:
     return f"postgres://{s['USER']}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment without what only the test process should have."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PYTEST") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
+
+
 def process_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """Environment for a child process on the test database with its own data folder.
 
@@ -29,7 +38,7 @@ def process_env(data_dir: Path, **extra: str) -> dict[str, str]:
     RabbitMQ when CI configures one; unset, the embedded filesystem broker is
     used, in ``data_dir``.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env = child_env()
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=test_database_url(),

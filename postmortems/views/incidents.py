@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -23,8 +22,9 @@ from timeline.presentation import timeline_display_context
 
 PAGE_SIZE = 25
 SORTS = {
-    "newest": ("Newest first", SortKey(("sort_at", "id"), descending=True)),
-    "oldest": ("Oldest first", SortKey(("sort_at", "id"), descending=False)),
+    # Undated incidents (some imports, near misses found in testing) come last.
+    "newest": ("Newest first", SortKey(("started_at", "id"), descending=True)),
+    "oldest": ("Oldest first", SortKey(("started_at", "id"), descending=False)),
     "updated": ("Recently updated", SortKey(("updated_at", "id"), descending=True)),
     "relevance": ("Best match", SortKey(("rank", "id"), descending=True)),
 }
@@ -46,8 +46,7 @@ def incident_list(request):
     text = filterset.form.cleaned_data.get("q", "") if filterset.is_bound else ""
     searching = bool(text and filterset.is_valid())
     sort = chosen_sort(request, searching)
-    # Incidents without a start (some imports) sort by when they were recorded.
-    ordered = results.with_summary().annotate(sort_at=Coalesce("started_at", "created_at"))
+    ordered = results.with_summary()
     try:
         page = keyset_page(
             ordered, key=SORTS[sort][1], cursor=request.GET.get("cursor"), size=PAGE_SIZE

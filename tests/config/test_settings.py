@@ -1,6 +1,5 @@
 """Settings behaviour that needs a fresh process: embedded database, production mode."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +8,15 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.processes import child_env
+
 PROJECT_DIR = Path(settings.BASE_DIR)
 
 PROBE = """
 import django; django.setup()
 from django.db import connection
+
+from tests.processes import child_env
 with connection.cursor() as c:
     c.execute("SHOW data_directory"); print(c.fetchone()[0])
     c.execute("SELECT pg_postmaster_start_time()"); print(c.fetchone()[0])
@@ -24,9 +27,8 @@ print(connection.settings_dict["ENGINE"])
 def clean_env(**extra) -> dict[str, str]:
     env = {
         k: v
-        for k, v in os.environ.items()
+        for k, v in child_env().items()
         if k not in {"DATABASE_URL", "HINDSIGHT_ENV", "SECRET_KEY", "ALLOWED_HOSTS"}
-        and not k.startswith("PYTEST")
     }
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     env.update(extra)
