@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "ops",
     "postmortems",
     "timeline",
+    "imports",
 ]
 
 MIDDLEWARE = [

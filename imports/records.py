@@ -1,0 +1,61 @@
+"""What every status-page parser produces: plain dataclasses, no database.
+
+Parsers (``imports/parsers/<format>.py``) turn a payload's bytes into an
+``ImportBatch``; one shared upsert path (``imports/services.py``) writes it.
+All datetimes are timezone-aware UTC. External ids are strings (some pages
+use integers beyond 2^53, which JSON numbers cannot carry exactly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class PayloadError(ValueError):
+    """The payload as a whole is unreadable (not JSON/XML, or not this format)."""
+
+
+@dataclass(frozen=True)
+class ImportedComponent:
+    external_id: str  # the status page's component id: stable across renames
+    name: str
+
+
+@dataclass
+class ImportedUpdate:
+    external_id: str
+    status: str  # the page's own word: investigating, identified, monitoring, resolved, ...
+    body: str
+    body_format: str  # "markdown", "html" or "text"
+    display_at: datetime  # when the page says it happened (may be back-dated)
+    created_at: datetime | None = None
+
+
+@dataclass
+class ImportedIncident:
+    external_id: str
+    title: str
+    status: str  # the page's lifecycle word; closed ones are resolved/postmortem/completed
+    impact: str  # none, minor, major, critical, maintenance (page vocabulary, normalised)
+    started_at: datetime | None
+    resolved_at: datetime | None  # None while open, or when the page gives no usable end
+    is_maintenance: bool = False
+    url: str = ""
+    components: list[ImportedComponent] = field(default_factory=list)
+    updates: list[ImportedUpdate] = field(default_factory=list)  # oldest first
+    raw: dict = field(default_factory=dict)  # this incident's own JSON, kept for re-parsing
+
+
+@dataclass
+class ItemError:
+    """One incident of a batch that could not be read; the rest still import."""
+
+    external_id: str
+    message: str
+
+
+@dataclass
+class ImportBatch:
+    incidents: list[ImportedIncident] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
