@@ -15,4 +15,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/", views.settings_view, name="settings"),
+    path("settings/tokens/", views.token_create, name="token-create"),
+    path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
 ]

@@ -238,6 +238,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ops.tasks.record_heartbeat",
         "schedule": WORKER_HEARTBEAT_SECONDS,
     },
+    # Each source has its own interval; this tick only finds the ones now due.
+    "poll-status-sources": {"task": "imports.tasks.poll_due_sources", "schedule": 60.0},
 }
 
 # --- Production hardening -------------------------------------------------
@@ -263,4 +265,88 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"pgserver": {"level": "WARNING"}},
+}
+
+# --- REST API ---
+# /api/ (config/rest.py holds the shared pieces). Token or session authentication;
+# JSON in and out; cursor pages; one error shape; throttled per user and per address.
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    # DRF reads "<count>/<period>" where the period starts with s, m, h or d.
+    value = env.str(name, default=default)
+    count, _, period = value.partition("/")
+    if not (count.isdigit() and period[:1] in ("s", "m", "h", "d")):
+        raise ImproperlyConfigured(f"{name} must look like 1000/hour or 60/minute, not {value!r}.")
+    return value
+
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that an unauthenticated request gets 401 with WWW-Authenticate: Bearer.
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.rest.ApiPermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.rest.ApiCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.rest.ApiUserRateThrottle",
+        "config.rest.ApiAnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": _throttle_rate("API_THROTTLE_USER", "1000/hour"),
+        "anon": _throttle_rate("API_THROTTLE_ANON", "60/hour"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.rest.api_exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Larger request bodies are refused with 413 (the API) before they are parsed.
+# Generous by default: a vendor's whole status-page history is pushed in one
+# request (a large Statuspage history is tens of megabytes).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hindsight API",
+    "DESCRIPTION": (
+        "Postmortems, vendors and the taxonomy of Hindsight.\n\n"
+        "**Authentication**: an API token from your settings page, sent as "
+        "`Authorization: Bearer <key>` (or a signed-in browser session with its CSRF token). "
+        "A token sees and does exactly what its user may; read-only tokens only read.\n\n"
+        "**Errors** all share one shape (the `Error` schema): "
+        '`{"error": {"status", "code", "message", "fields"}}`, with `fields` keyed by dotted '
+        "path (`vendors.0`).\n\n"
+        "**Concurrency**: an incident's `ETag` is its `version`. Every write to an incident "
+        'says which version it is based on, as `If-Match: "<version>"` or a `version` field; '
+        "a stale If-Match gets 412, a stale `version` 409, neither 428. Nothing is "
+        "overwritten.\n\n"
+        "**Pages**: lists are cursor-paginated (`next`/`previous` links, `page_size` up to "
+        "200) and never counted."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public (they hold no data), throttled as anonymous.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would load an image from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.rest.document_errors",  # the shared Error component on every operation
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ReviewStatusEnum": "postmortems.choices.ReviewStatus",
+        "ActionItemStatusEnum": "postmortems.choices.ActionItemStatus",
+        "VendorKindEnum": "postmortems.choices.VendorKind",
+        "SourceKindEnum": "postmortems.choices.SourceKind",
+        "EventKindEnum": "timeline.choices.EventKind",
+        "FactorRoleEnum": "postmortems.choices.FactorRole",
+    },
 }

@@ -6,7 +6,9 @@ from ops.views import health
 urlpatterns = [
     path("", include("postmortems.urls")),
     path("", include("timeline.urls")),
+    path("", include("imports.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("config.api_urls")),
     path("health/", health, name="health"),
 ]

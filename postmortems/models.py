@@ -82,6 +82,10 @@ class Vendor(models.Model):
     website = models.URLField(blank=True)
     status_page_url = models.URLField(blank=True)
     notes = models.TextField(blank=True)
+    publish_imports = models.BooleanField(
+        default=False,
+        help_text="Publish incidents imported from this vendor's status page without review.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -220,6 +224,19 @@ class Incident(models.Model):
     )
     external_id = models.CharField(max_length=255, blank=True)
     raw_payload = models.JSONField(null=True, blank=True, editable=False)
+    # What the importer last wrote to each field it owns: a field whose value
+    # differs from this was edited by a person, and re-imports leave it alone.
+    imported_values = models.JSONField(default=dict, blank=True, editable=False)
+    needs_review = models.BooleanField(
+        default=False, help_text="Imported and not yet looked at by a person."
+    )
+    is_maintenance = models.BooleanField(
+        default=False, help_text="A planned maintenance, not an unplanned incident."
+    )
+    duration_unknown = models.BooleanField(
+        default=False,
+        help_text="Closed, but the source gives no usable end time (not a zero-length outage).",
+    )
 
     authors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="authored_incidents"
@@ -243,7 +260,8 @@ class Incident(models.Model):
     )
 
     history = HistoricalRecords(
-        m2m_fields=[change_types], excluded_fields=["search_vector", "raw_payload"]
+        m2m_fields=[change_types],
+        excluded_fields=["search_vector", "raw_payload", "imported_values"],
     )
     objects = IncidentQuerySet.as_manager()
 

@@ -31,8 +31,46 @@ def admin_user(db):
     return UserFactory(username="admin", role=Role.ADMIN)
 
 
+def broker_options(data_dir) -> dict:
+    folder = data_dir / "celery"
+    return {
+        "data_folder_in": str(folder / "messages"),
+        "data_folder_out": str(folder / "messages"),
+        "control_folder": str(folder / "control"),
+    }
+
+
 @pytest.fixture
-def start_worker(tmp_path, transactional_db):
+def test_broker(tmp_path, settings):
+    """Point this process's Celery app at the broker the test's workers consume from.
+
+    With the embedded filesystem broker that is a folder under the test's own
+    data folder (so no developer's running worker can take the messages); a
+    configured CELERY_BROKER_URL (Redis, RabbitMQ) is used as it is.
+    """
+    from config.celery import app
+
+    if settings.CELERY_BROKER_URL != "filesystem://":
+        yield app
+        return
+    for folder in ("messages", "control"):
+        (tmp_path / "celery" / folder).mkdir(parents=True, exist_ok=True)
+    previous = app.conf.broker_transport_options
+    app.conf.broker_transport_options = broker_options(tmp_path)
+    reset_connections(app)
+    yield app
+    app.conf.broker_transport_options = previous
+    reset_connections(app)
+
+
+def reset_connections(app) -> None:
+    # Pooled connections (and producers on them) carry the old transport options.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def start_worker(tmp_path, transactional_db, test_broker):
     """Start real Celery workers on the test database; they are stopped after the test."""
     from tests.processes import WorkerProcess, process_env
 
@@ -52,19 +90,9 @@ def start_worker(tmp_path, transactional_db):
 
 
 @pytest.fixture
-def broker_connection(tmp_path, settings):
+def broker_connection(test_broker):
     """A connection to the same broker the started workers consume from."""
-    from config.celery import app
-
-    options = {}
-    if settings.CELERY_BROKER_URL == "filesystem://":
-        folder = tmp_path / "celery"
-        options = {
-            "data_folder_in": str(folder / "messages"),
-            "data_folder_out": str(folder / "messages"),
-            "control_folder": str(folder / "control"),
-        }
-    with app.connection_for_write(transport_options=options) as conn:
+    with test_broker.connection_for_write() as conn:
         yield conn
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget, trigger_client_event
 
+from imports.forms import StatusSourceForm
 from postmortems import analytics
 from postmortems.analytics import VendorSort
 from postmortems.choices import ReviewStatus
@@ -64,6 +65,8 @@ def vendor_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "unknown_duration_count": analytics.vendor_unknown_duration_count(vendor, visible),
         "top_change_types": analytics.top_change_types(incidents),
         "top_categories": analytics.top_categories(incidents),
+        "status_sources": list(vendor.status_sources.all()),
+        "source_form": StatusSourceForm(),
         **incident_table_context(request, incidents),
     }
     return render(request, "postmortems/vendor_detail.html", context)

@@ -134,3 +134,19 @@ def test_two_editors_at_once_the_second_keeps_their_text(new_page, people):
     )
     expect(second.locator(".conflict ins")).to_contain_text("reviewer's")
     assert Incident.objects.get(id=incident.id).summary == "The reviewer's summary."
+
+
+def test_a_vendor_created_in_the_editor_dialog_joins_the_vendor_picker(new_page, people):
+    page = new_page()
+    sign_in(page, "author")
+    page.goto("/incidents/new/")
+
+    page.get_by_role("button", name="+ New vendor").click()
+    dialog = page.get_by_role("dialog", name="New vendor")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Name").fill("Fastly")
+    dialog.get_by_role("button", name="Add vendor").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#id_vendors option:checked")).to_have_text("Fastly")
+    expect(page.locator("#id_primary_vendor")).to_contain_text("Fastly")

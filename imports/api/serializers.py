@@ -1,0 +1,95 @@
+from datetime import timedelta
+
+from rest_framework import serializers
+
+from imports.models import ImportFormat, ImportJob, StatusSource, WebhookEndpoint
+from postmortems.models import Vendor
+
+
+class ImportSerializer(serializers.Serializer):
+    vendor = serializers.SlugField(help_text="The vendor's slug; created when new.")
+    vendor_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Name for a new vendor."
+    )
+    format = serializers.ChoiceField(choices=ImportFormat.choices)
+    payload = serializers.JSONField(
+        help_text="The status page's JSON as is, or for RSS/Atom feeds the XML as a string."
+    )
+
+
+class ImportReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    errors = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="One entry per incident that could not be imported: external_id, message.",
+    )
+    incidents = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="external_id, slug and outcome (created, updated, unchanged) of each incident.",
+    )
+
+
+class ImportResultSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    report = ImportReportSerializer()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="imports-api:import-job-detail")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "url", "vendor", "format", "status", "total", "processed", "report", "error",
+            "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class StatusSourceSerializer(serializers.ModelSerializer):
+    vendor = serializers.SlugRelatedField(slug_field="slug", queryset=Vendor.objects.all())
+    poll_interval_seconds = serializers.IntegerField(
+        min_value=60, max_value=86_400, default=900, source="poll_interval_total"
+    )
+
+    class Meta:
+        model = StatusSource
+        fields = [
+            "id", "vendor", "url", "format", "enabled", "poll_interval_seconds", "next_poll_at",
+            "last_polled_at", "last_success_at", "last_error", "last_error_at",
+            "consecutive_failures", "last_report",
+        ]  # fmt: skip
+        read_only_fields = [
+            "next_poll_at", "last_polled_at", "last_success_at", "last_error", "last_error_at",
+            "consecutive_failures", "last_report",
+        ]  # fmt: skip
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        seconds = values.pop("poll_interval_total", None)
+        if seconds is not None:
+            values["poll_interval"] = timedelta(seconds=seconds)
+        return values
+
+    def to_representation(self, instance):
+        instance.poll_interval_total = int(instance.poll_interval.total_seconds())
+        return super().to_representation(instance)
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    vendor = serializers.SlugRelatedField(slug_field="slug", queryset=Vendor.objects.all())
+    url = serializers.SerializerMethodField(
+        help_text="The URL to give Statuspage. Shown once, when the endpoint is created."
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "vendor", "url", "created_at", "last_received_at"]
+        read_only_fields = ["created_at", "last_received_at"]
+
+    def get_url(self, endpoint) -> str | None:
+        return self.context.get("webhook_urls", {}).get(endpoint.id)

@@ -1,0 +1,27 @@
+from celery import shared_task
+
+from imports import polling, services
+
+
+@shared_task(bind=True, max_retries=3, default_retry_delay=30)
+def run_import_job(self, job_id: str) -> str:
+    report = services.run_import_job(job_id)
+    if report is None:
+        return f"job {job_id} already finished"
+    return (
+        f"job {job_id}: {report.created} created, {report.updated} updated, {report.failed} failed"
+    )
+
+
+@shared_task
+def poll_due_sources() -> str:
+    ids = polling.claim_due_sources()
+    for source_id in ids:
+        poll_source.delay(source_id)
+    return f"{len(ids)} sources due"
+
+
+@shared_task
+def poll_source(source_id: int) -> str:
+    outcome = polling.poll_source_by_id(source_id)
+    return f"source {source_id}: {outcome}"

@@ -1,0 +1,360 @@
+"""The postmortem API: incidents with their review actions, vendors, and the taxonomy.
+
+Thin views: who may do what is ``postmortems.permissions``; writes are
+``postmortems.services``; ``get_queryset`` loads everything a page shows in a
+fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.viewsets import GenericViewSet, ReadOnlyModelViewSet
+
+from config.rest import ERROR_REF, ApiPermission, PreconditionRequired
+from postmortems import permissions, services
+from postmortems.api.serializers import (
+    ChangeTypeSerializer,
+    FailureCategorySerializer,
+    IncidentSerializer,
+    ReviewActionSerializer,
+    VendorSerializer,
+)
+from postmortems.api.versions import (
+    DELETE_VERSION_REQUIRED,
+    IF_MATCH,
+    VERSION_REQUIRED,
+    agreed_version,
+    body_has_version,
+    delete_incident,
+    if_match_version,
+    stale_version,
+)
+from postmortems.filtersets import IncidentFilterSet
+from postmortems.models import (
+    ActionItem,
+    ChangeType,
+    Factor,
+    FailureCategory,
+    Incident,
+    IncidentVendor,
+    Service,
+    Vendor,
+)
+from postmortems.pagination import SortKey
+from timeline.models import TimelineEvent
+
+INCIDENT_SORT_KEYS = {
+    # The first is the default. Undated incidents come last either way.
+    "-started_at": SortKey(("started_at", "id"), descending=True),
+    "started_at": SortKey(("started_at", "id"), descending=False),
+    "-updated_at": SortKey(("updated_at", "id"), descending=True),
+    "updated_at": SortKey(("updated_at", "id"), descending=False),
+}
+BY_NAME = {"name": SortKey(("name", "id"), descending=False)}
+
+# --- Who may do what --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    allowed: Callable[..., bool]
+    message: str
+
+
+OBJECT_RULES = {
+    "update": Rule(permissions.can_edit, "You may read this postmortem but not edit it."),
+    "partial_update": Rule(permissions.can_edit, "You may read this postmortem but not edit it."),
+    "destroy": Rule(permissions.can_delete, "Only admins delete postmortems."),
+    "submit": Rule(
+        permissions.can_submit,
+        "Only its authors or an admin submit a postmortem, and only while it is a draft.",
+    ),
+    "publish": Rule(
+        permissions.can_review,
+        "Only a reviewer who did not write it publishes a postmortem, while it is in review.",
+    ),
+    "send_back": Rule(
+        permissions.can_review,
+        "Only a reviewer who did not write it sends a postmortem back, while it is in review.",
+    ),
+}
+
+
+class IncidentPermission(BasePermission):
+    """``postmortems.permissions`` per action; visibility is the queryset's (404, not 403)."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        if view.action == "create" and not permissions.can_create(request.user):
+            raise exceptions.PermissionDenied(
+                "Only authors, reviewers and admins write postmortems."
+            )
+        return True
+
+    def has_object_permission(self, request: Request, view, obj: Incident) -> bool:
+        rule = OBJECT_RULES.get(view.action)
+        if rule is not None and not rule.allowed(request.user, obj):
+            raise exceptions.PermissionDenied(rule.message)
+        return True
+
+
+class VendorPermission(DjangoModelPermissions):
+    """Everyone signed in reads vendors; adding or changing one needs the model permission."""
+
+    message = "Only authors, reviewers and admins add or change vendors."
+
+
+# --- Incidents ----------------------------------------------------------------------
+
+
+class IncidentApiFilterSet(IncidentFilterSet):
+    """The HTML list's filters, unchanged. The slug filters are methods, whose value type
+    the schema generator cannot infer; these overrides only state it."""
+
+    def filter_vendor(self, queryset, name, value: list[Vendor]):
+        return super().filter_vendor(queryset, name, value)
+
+    def filter_change_type(self, queryset, name, value: list[ChangeType]):
+        return super().filter_change_type(queryset, name, value)
+
+    def filter_category(self, queryset, name, value: list[FailureCategory]):
+        return super().filter_category(queryset, name, value)
+
+
+def incident_queryset(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Everything IncidentSerializer shows, in one query per relation whatever the count."""
+    return incidents.prefetch_related(
+        Prefetch("incident_vendors", queryset=IncidentVendor.objects.select_related("vendor")),
+        Prefetch("services", queryset=Service.objects.select_related("vendor")),
+        "change_types",
+        "authors",
+        "reviewers",
+        Prefetch(
+            "events", queryset=TimelineEvent.objects.order_by("occurred_at", "position", "id")
+        ),
+        Prefetch("factors", queryset=Factor.objects.select_related("category")),
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
+        "sources",
+    )
+
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=True,
+    description='The incident\'s version, quoted: `"7"`. Send it back as If-Match.',
+)  # fmt: skip
+IF_MATCH_HEADER = OpenApiParameter(
+    IF_MATCH, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description='The ETag your change is based on, e.g. `"7"`. Or send a `version` field.',
+)  # fmt: skip
+VERSION_ERRORS = {
+    409: OpenApiResponse(ERROR_REF, "The body's `version` is stale; nothing was changed."),
+    412: OpenApiResponse(ERROR_REF, "The If-Match version is stale; nothing was changed."),
+    428: OpenApiResponse(ERROR_REF, "Neither If-Match nor `version` was sent."),
+}
+READ_ONLY_NOTE = (
+    "Nested parts (timeline, factors, action items, sources, services) are read-only here."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the postmortems you may see"),
+    retrieve=extend_schema(summary="One postmortem, with its parts", parameters=[ETAG_HEADER]),
+    create=extend_schema(
+        summary="Write a new postmortem (a draft, authored by you)",
+        description="Moments given become timeline events. " + READ_ONLY_NOTE,
+        parameters=[ETAG_HEADER],
+    ),
+    update=extend_schema(
+        summary="Replace a postmortem's fields",
+        description=VERSION_REQUIRED + " Status and moments cannot change here. " + READ_ONLY_NOTE,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: IncidentSerializer, **VERSION_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a postmortem's fields",
+        description=VERSION_REQUIRED + " Status and moments cannot change here. " + READ_ONLY_NOTE,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: IncidentSerializer, **VERSION_ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a postmortem (admins)",
+        description=DELETE_VERSION_REQUIRED,
+        parameters=[IF_MATCH_HEADER],
+        responses={204: None, 412: VERSION_ERRORS[412], 428: VERSION_ERRORS[428]},
+    ),
+)
+class IncidentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    GenericViewSet,
+):
+    serializer_class = IncidentSerializer
+    permission_classes = [ApiPermission, IncidentPermission]
+    filterset_class = IncidentApiFilterSet
+    sort_keys = INCIDENT_SORT_KEYS
+    lookup_field = "slug"
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Incident.objects.none()
+        return incident_queryset(Incident.objects.visible_to(self.request.user))
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return self.incident_response(self.get_object())
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = serializer.save(author=request.user)
+        return self.written_response(incident, code=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, partial: bool = False, **kwargs) -> Response:
+        incident = self.get_object()
+        header_version = if_match_version(request, incident)
+        if header_version is None and not body_has_version(request):
+            raise PreconditionRequired(VERSION_REQUIRED)
+        serializer = self.get_serializer(incident, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        expected = agreed_version(header_version, serializer.validated_data.get("version"))
+        try:
+            serializer.save(user=request.user, expected_version=expected)
+        except services.EditConflict as exc:
+            raise stale_version(
+                exc.current, from_header=header_version is not None, changed=exc.changed_fields
+            ) from exc
+        return self.written_response(incident)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        incident = self.get_object()
+        version = if_match_version(request, incident)
+        if version is None:
+            raise PreconditionRequired(DELETE_VERSION_REQUIRED)
+        delete_incident(incident_id=incident.id, expected_version=version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Submit a draft for review",
+        request=None,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: IncidentSerializer, 412: VERSION_ERRORS[412]},
+    )
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, slug: str | None = None) -> Response:
+        incident = self.get_object()
+        if_match_version(request, incident)  # optional here: a transition is state-checked
+        services.submit_for_review(incident=incident, user=request.user)
+        return self.written_response(incident)
+
+    @extend_schema(
+        summary="Publish a postmortem in review",
+        request=ReviewActionSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: IncidentSerializer, 412: VERSION_ERRORS[412]},
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, slug: str | None = None) -> Response:
+        incident, comment = self.review_request(request)
+        services.publish_incident(incident=incident, user=request.user, comment=comment)
+        return self.written_response(incident)
+
+    @extend_schema(
+        summary="Send a postmortem in review back to its authors",
+        description="`comment` is required: say what the authors should change.",
+        request=ReviewActionSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: IncidentSerializer, 412: VERSION_ERRORS[412]},
+    )
+    @action(detail=True, methods=["post"], url_path="return", url_name="return")
+    def send_back(self, request: Request, slug: str | None = None) -> Response:
+        incident, comment = self.review_request(request)
+        services.return_incident(incident=incident, user=request.user, comment=comment)
+        return self.written_response(incident)
+
+    def review_request(self, request: Request) -> tuple[Incident, str]:
+        incident = self.get_object()
+        if_match_version(request, incident)
+        serializer = ReviewActionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return incident, serializer.validated_data["comment"]
+
+    def written_response(self, incident: Incident, *, code: int = status.HTTP_200_OK) -> Response:
+        """The incident as a write left it: reloaded with its parts (the write changed them)."""
+        return self.incident_response(self.get_queryset().get(pk=incident.pk), code=code)
+
+    def incident_response(self, incident: Incident, *, code: int = status.HTTP_200_OK) -> Response:
+        """The incident with its version as the ETag (and, when created, its Location)."""
+        headers = {"ETag": f'"{incident.version}"'}
+        if code == status.HTTP_201_CREATED:
+            headers["Location"] = reverse(
+                "postmortems-api:incident-detail",
+                kwargs={"slug": incident.slug},
+                request=self.request,
+            )
+        return Response(self.get_serializer(incident).data, status=code, headers=headers)
+
+
+# --- Vendors and the taxonomy -----------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List vendors"),
+    retrieve=extend_schema(summary="One vendor, with its services"),
+    create=extend_schema(summary="Add a vendor (authors, reviewers, admins)"),
+    update=extend_schema(summary="Replace a vendor's fields"),
+    partial_update=extend_schema(summary="Change some of a vendor's fields"),
+)
+class VendorViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    GenericViewSet,
+):
+    serializer_class = VendorSerializer
+    permission_classes = [ApiPermission, VendorPermission]
+    queryset = Vendor.objects.prefetch_related(
+        # Ordered by name only: the model's default order would join the vendor again.
+        Prefetch("services", queryset=Service.objects.order_by("name", "id"))
+    )
+    sort_keys = BY_NAME
+    lookup_field = "slug"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List change types"),
+    retrieve=extend_schema(summary="One change type"),
+)
+class ChangeTypeViewSet(ReadOnlyModelViewSet):
+    serializer_class = ChangeTypeSerializer
+    queryset = ChangeType.objects.all()
+    sort_keys = BY_NAME
+    lookup_field = "slug"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List failure categories"),
+    retrieve=extend_schema(summary="One failure category"),
+)
+class FailureCategoryViewSet(ReadOnlyModelViewSet):
+    serializer_class = FailureCategorySerializer
+    queryset = FailureCategory.objects.select_related("parent")
+    sort_keys = BY_NAME
+    lookup_field = "slug"

@@ -1,0 +1,148 @@
+"""Pushing payloads through /api/imports/ and the per-vendor Statuspage webhook."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from imports import services
+from imports.models import ImportJob, JobStatus
+from postmortems.models import Incident, Vendor
+from tests.processes import wait_for
+
+pytestmark = pytest.mark.django_db
+FIXTURE = json.loads(
+    (Path(__file__).parent.parent / "fixtures/imports/statuspage_small.json").read_text()
+)
+IMPORTS = "/api/imports/"
+
+
+@pytest.fixture
+def api(author):
+    client = APIClient()
+    client.force_authenticate(author)
+    return client
+
+
+def push(api, payload=FIXTURE, vendor="example-cloud", fmt="statuspage"):
+    return api.post(IMPORTS, {"vendor": vendor, "format": fmt, "payload": payload}, format="json")
+
+
+def test_a_small_payload_imports_at_once_and_reports_counts(api):
+    response = push(api)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["report"]["created"] == 1
+    incident = Incident.objects.get()
+    assert incident.external_id == "p4xq7k2m9zt1"
+    assert Vendor.objects.get(slug="example-cloud").name == "Example Cloud"
+    # 08:00 PDT start, 10:30 PDT resolved: two and a half hours.
+    assert incident.time_to_resolve.total_seconds() == 2.5 * 3600
+    assert incident.time_to_detect.total_seconds() == 5 * 60
+
+
+def test_pushing_the_same_payload_twice_changes_nothing(api):
+    push(api)
+    version = Incident.objects.get().version
+
+    second = push(api)
+
+    assert second.json()["report"]["unchanged"] == 1
+    assert Incident.objects.get().version == version
+
+
+def test_a_malformed_payload_is_a_400_and_writes_nothing(api):
+    response = push(api, payload={"not": "a status page"})
+
+    assert response.status_code == 400
+    assert "payload" in json.dumps(response.json())
+    assert not Incident.objects.exists()
+    assert not Vendor.objects.filter(slug="example-cloud").exists()
+
+
+def test_viewers_cannot_import(viewer):
+    client = APIClient()
+    client.force_authenticate(viewer)
+
+    assert push(client).status_code == 403
+    assert not Incident.objects.exists()
+
+
+def test_a_large_payload_becomes_a_job_with_a_url(
+    api, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = push(api)
+
+    job = ImportJob.objects.get()
+    assert response.status_code == 202
+    assert response["Location"].endswith(f"/api/imports/{job.id}/")
+    assert job.status == JobStatus.QUEUED and len(callbacks) == 1
+    services.run_import_job(str(job.id))  # what the worker runs
+    body = api.get(response["Location"]).json()
+    assert (body["status"], body["processed"], body["report"]["created"]) == ("succeeded", 1, 1)
+
+
+@pytest.mark.slow
+def test_a_real_worker_runs_a_queued_import(reference_data, start_worker, monkeypatch):
+    from tests.factories import UserFactory
+
+    monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+    start_worker()
+    client = APIClient()
+    client.force_authenticate(UserFactory(username="importer", role="author"))
+
+    response = push(client)
+    assert response.status_code == 202, response.content
+    url = response["Location"]
+
+    wait_for(lambda: client.get(url).json()["status"] == "succeeded", what="the import job")
+    assert Incident.objects.filter(external_id="p4xq7k2m9zt1").exists()
+
+
+def test_the_statuspage_webhook_imports_for_its_vendor(api, author):
+    vendor = Vendor.objects.create(slug="example-cloud", name="Example Cloud")
+    created = api.post("/api/webhooks/", {"vendor": "example-cloud"}, format="json")
+    url = created.json()["url"]
+    notification = {"meta": {"unsubscribe": "x", "documentation": "y"}, "page": FIXTURE["page"],
+                    "incident": FIXTURE["incidents"][0]}  # fmt: skip
+
+    response = APIClient().post(url, notification, format="json")
+
+    assert response.status_code == 200, response.content
+    assert Incident.objects.get().incident_vendors.get().vendor == vendor
+    assert (
+        APIClient()
+        .post(url.replace(url.split("/")[-2], "wrong"), notification, format="json")
+        .status_code
+        == 404
+    )
+
+
+def test_the_webhook_url_is_shown_once(api):
+    Vendor.objects.create(slug="example-cloud", name="Example Cloud")
+    api.post("/api/webhooks/", {"vendor": "example-cloud"}, format="json")
+
+    listed = api.get("/api/webhooks/").json()
+
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert rows[0]["url"] is None
+
+
+def test_import_status_command_imports_a_file(tmp_path, capsys):
+    from django.core.management import call_command
+
+    path = tmp_path / "incidents.json"
+    path.write_text(json.dumps(FIXTURE))
+
+    call_command("import_status", str(path), vendor="example-cloud", format="statuspage")
+    call_command("import_status", str(path), vendor="example-cloud")  # format guessed
+
+    out = capsys.readouterr().out
+    assert "1 created, 0 updated, 0 unchanged, 0 failed." in out
+    assert "0 created, 0 updated, 1 unchanged, 0 failed." in out
+    assert reverse("imports-api:statuspage-webhook", kwargs={"secret": "s"}).startswith("/api/")
