@@ -95,6 +95,8 @@ def update_incident(
         raise EditConflict(incident, changed_fields_since(incident, expected_version))
     for name, value in changes.fields.items():
         setattr(incident, name, value)
+    if user is not None:
+        incident.needs_review = False  # a person has now worked on it
     incident.full_clean()
     incident.version += 1
     incident._history_user = user  # who made this edit, for the history
@@ -180,6 +182,7 @@ def publish_incident(*, incident: Incident, user, comment: str = "") -> Incident
         incident, allowed_from=ReviewStatus.IN_REVIEW, to=ReviewStatus.PUBLISHED, user=user
     )
     locked.published_at = timezone.now()
+    locked.needs_review = False
     locked.save()
     locked.reviewers.add(user)
     ReviewAction.objects.create(

@@ -19,8 +19,8 @@ from config.rest import ApiPermission
 from imports import polling, services
 from imports.api.serializers import (
     ImportJobSerializer,
-    ImportSerializer,
     ImportResultSerializer,
+    ImportSerializer,
     StatusSourceSerializer,
     WebhookEndpointSerializer,
 )

@@ -146,3 +146,39 @@ def test_import_status_command_imports_a_file(tmp_path, capsys):
     assert "1 created, 0 updated, 0 unchanged, 0 failed." in out
     assert "0 created, 0 updated, 1 unchanged, 0 failed." in out
     assert reverse("imports-api:statuspage-webhook", kwargs={"secret": "s"}).startswith("/api/")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/imports/", {"vendor": "v", "format": "statuspage", "payload": {}}),
+        ("post", "/api/status-sources/", {"vendor": "v", "url": "https://x.test", "format": "rss"}),
+        ("post", "/api/webhooks/", {"vendor": "v"}),
+    ],
+)
+def test_import_endpoints_refuse_anonymous_viewers_and_read_only_tokens(
+    viewer, author, method, path, body
+):
+    from accounts.tokens import create_token
+
+    assert getattr(APIClient(), method)(path, body, format="json").status_code == 401
+    as_viewer = APIClient()
+    as_viewer.force_authenticate(viewer)
+    assert getattr(as_viewer, method)(path, body, format="json").status_code == 403
+    _, key = create_token(user=author, name="ci", scope="read")
+    read_only = APIClient(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert getattr(read_only, method)(path, body, format="json").status_code == 403
+    assert not Incident.objects.exists()
+
+
+def test_an_imported_draft_needs_review_until_a_person_publishes_it(api, author, reviewer):
+    from postmortems.services import publish_incident, submit_for_review
+
+    push(api)
+    incident = Incident.objects.get()
+    assert incident.needs_review
+
+    submit_for_review(incident=incident, user=author)
+    publish_incident(incident=incident, user=reviewer)
+
+    assert not Incident.objects.get().needs_review
