@@ -297,7 +297,7 @@ REST_FRAMEWORK = {
         "config.rest.ApiAnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "user": _throttle_rate("API_THROTTLE_USER", "1000/hour"),
+        "user": _throttle_rate("API_THROTTLE_USER", "5000/hour"),
         "anon": _throttle_rate("API_THROTTLE_ANON", "60/hour"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 from django.utils.text import slugify
+from simple_history.models import HistoricalRecords
 
 from imports.records import ImportBatch, ImportedIncident, ImportedUpdate
 from postmortems.choices import Origin, ReviewStatus, Severity
@@ -107,8 +109,10 @@ def import_batch(
     source = import_source_key(fmt, vendor)
     for done, item in enumerate(batch.incidents, start=1):
         try:
-            with transaction.atomic():
-                outcome, incident = upsert_incident(vendor=vendor, source=source, item=item)
+            with transaction.atomic(), written_by_the_importer():
+                outcome, incident = upsert_incident(
+                    vendor=vendor, source=source, item=item, user=user
+                )
         except (ValidationError, IntegrityError, DataError, ValueError) as exc:
             report.fail(item.external_id, error_message(exc))
         else:
@@ -116,6 +120,24 @@ def import_batch(
         if on_progress is not None:
             on_progress(done)
     return report
+
+
+@contextmanager
+def written_by_the_importer():
+    """History entries written inside carry no user, even during a request.
+
+    A user on an entry means a person edited the row, which is how
+    re-imports know to leave a person's text alone.
+    """
+    context = HistoricalRecords.context
+    request = getattr(context, "request", None)
+    if request is not None:
+        del context.request
+    try:
+        yield
+    finally:
+        if request is not None:
+            context.request = request
 
 
 def error_message(exc: Exception) -> str:
@@ -136,9 +158,14 @@ class Desired:
     services: list[Service]
 
 
-def upsert_incident(*, vendor: Vendor, source: str, item: ImportedIncident) -> tuple[str, Incident]:
+def upsert_incident(
+    *, vendor: Vendor, source: str, item: ImportedIncident, user=None
+) -> tuple[str, Incident]:
+    """Create or update one incident; ``user`` (who pushed it) authors a new draft."""
     desired = desired_state(vendor=vendor, source=source, item=item)
-    incident, created = claim_incident(vendor=vendor, source=source, item=item, desired=desired)
+    incident, created = claim_incident(
+        vendor=vendor, source=source, item=item, desired=desired, user=user
+    )
     if created:
         record_events(incident=incident, events=desired.events)
         remember_imported_values(incident)
@@ -152,7 +179,7 @@ def upsert_incident(*, vendor: Vendor, source: str, item: ImportedIncident) -> t
 
 
 def claim_incident(
-    *, vendor: Vendor, source: str, item: ImportedIncident, desired: Desired
+    *, vendor: Vendor, source: str, item: ImportedIncident, desired: Desired, user=None
 ) -> tuple[Incident, bool]:
     """Create the incident, or lock the one that exists (ours, or a concurrent import's)."""
     existing = find_incident(source, item.external_id)
@@ -162,6 +189,7 @@ def claim_incident(
         with transaction.atomic():  # a savepoint: losing the race leaves us usable
             fields = dict(desired.fields)
             incident = create_incident(
+                author=user,
                 slug=unique_slug(f"{item.title} {slugify(item.external_id)[-8:]}", item.started_at),
                 vendors=[vendor],
                 primary_vendor=vendor,

@@ -289,17 +289,22 @@ class IncidentSerializer(serializers.ModelSerializer):
             *MOMENTS, "time_to_detect", "time_to_mitigate", "time_to_resolve",
             "summary", "impact", "analysis", "lessons",
             "change_types", "detection_method", "data_loss", "near_miss",
-            "origin", "import_source", "external_id", "authors", "reviewers",
+            "origin", "import_source", "external_id", "needs_review", "is_maintenance",
+            "duration_unknown", "authors", "reviewers",
             "timeline", "factors", "action_items", "sources",
             "version", "created_at", "updated_at", "published_at",
         ]  # fmt: skip
         read_only_fields = [
             "slug", "status", "blast_radius", "origin", "import_source", "external_id",
+            "needs_review", "is_maintenance", "duration_unknown",
             "created_at", "updated_at", "published_at",
         ]  # fmt: skip
         extra_kwargs = {
             "status": {"help_text": "Changed only by the submit, publish and return actions."},
             "origin": {"help_text": "`imported` for incidents the import endpoints created."},
+            "duration_unknown": {
+                "help_text": "Closed, but the source gave no usable end: not a zero-length outage."
+            },
             **{
                 m: {"help_text": "Settable on creation; then it follows the timeline."}
                 for m in MOMENTS

@@ -182,3 +182,36 @@ def test_an_imported_draft_needs_review_until_a_person_publishes_it(api, author,
     publish_incident(incident=incident, user=reviewer)
 
     assert not Incident.objects.get().needs_review
+
+
+def test_imported_incidents_read_back_through_the_incidents_api(api):
+    push(api)
+
+    body = api.get("/api/incidents/").json()["results"][0]
+
+    assert (body["origin"], body["external_id"], body["needs_review"]) == (
+        "imported",
+        "p4xq7k2m9zt1",
+        True,
+    )
+    assert body["time_to_resolve"] == 9000
+    assert [e["kind"] for e in body["timeline"]] == [
+        "detection", "diagnosis", "mitigation", "resolution",
+    ]  # fmt: skip
+
+
+def test_a_page_that_edits_an_update_is_followed_on_re_import(api):
+    push(api)
+    edited = json.loads(json.dumps(FIXTURE))
+    edited["incidents"][0]["incident_updates"][0]["body"] = (
+        "Error rates are back to normal. RCA to follow."
+    )
+
+    report = push(api, payload=edited).json()["report"]
+
+    assert report["updated"] == 1
+    assert (
+        Incident.objects.get()
+        .events.get(external_id="u5resolved01")
+        .description.endswith("RCA to follow.")
+    )
