@@ -96,7 +96,10 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                 )
             body = ImportJobSerializer(job, context={"request": request}).data
             return Response(
-                body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]}
+                body,
+                status=status.HTTP_202_ACCEPTED,
+                # str(): the URL field is a Hyperlink; WSGI servers accept only plain str.
+                headers={"Location": str(body["url"])},
             )
         report = services.import_batch(vendor=vendor, fmt=fmt, batch=batch, user=request.user)
         return Response({"status": "succeeded", "report": report.as_dict()})

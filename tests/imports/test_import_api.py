@@ -81,6 +81,8 @@ def test_a_large_payload_becomes_a_job_with_a_url(
     job = ImportJob.objects.get()
     assert response.status_code == 202
     assert response["Location"].endswith(f"/api/imports/{job.id}/")
+    # WSGI servers reject header values that are not exactly str (wsgiref asserts it).
+    assert type(response.headers["Location"]) is str
     assert job.status == JobStatus.QUEUED and len(callbacks) == 1
     services.run_import_job(str(job.id))  # what the worker runs
     body = api.get(response["Location"]).json()
