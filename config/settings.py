@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "postmortems",
     "timeline",
     "imports",
+    "patterns",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,265 @@
+"""The recurring-pattern engine on a planted knowledge base and on the demo postmortems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from patterns.mining import compute_score, recurring_patterns
+from patterns.models import Pattern, PatternMember
+from patterns.services import refresh_patterns
+from postmortems.choices import ReviewStatus
+from postmortems.demo.loader import load_demo
+from postmortems.models import ChangeType, FailureCategory, Incident, IncidentVendor
+from tests.factories import FactorFactory, IncidentFactory, VendorFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2017, 1, 1, tzinfo=UTC)
+CONFIG_ROLLOUT = ("cat:non-staged-rollout", "ct:config-change")
+LEAP_DAY = ("cat:release-process-bypassed", "cat:time-handling", "ct:code-deploy")
+
+
+def when(year: int, month: int, day: int = 1) -> datetime:
+    return datetime(year, month, day, 12, tzinfo=UTC)
+
+
+def make_incident(
+    attributes: tuple[str, ...],
+    *,
+    vendor: str | None = None,
+    started_at: datetime | None = None,
+    status: str = ReviewStatus.PUBLISHED,
+) -> Incident:
+    incident = IncidentFactory(status=status, started_at=started_at or when(2016, 1))
+    for attribute in attributes:
+        kind, slug = attribute.split(":", 1)
+        if kind == "ct":
+            incident.change_types.add(ChangeType.objects.get(slug=slug))
+        else:
+            FactorFactory(incident=incident, category=FailureCategory.objects.get(slug=slug))
+    if vendor:
+        IncidentVendor.objects.create(
+            incident=incident, vendor=VendorFactory(slug=vendor), is_primary=True
+        )
+    return incident
+
+
+@dataclass
+class Planted:
+    config_rollout: list[int]
+    leap_day: list[int]
+    draft: int
+
+
+@pytest.fixture
+def planted() -> Planted:
+    """Two planted patterns, a draft that matches one of them, and noise below support 3."""
+    config_rollout = [
+        make_incident(CONFIG_ROLLOUT, vendor=vendor, started_at=started).id
+        for vendor, started in [
+            ("azure", when(2014, 11, 19)),
+            ("aws", when(2014, 12)),
+            ("gcp", when(2015, 2, 10)),
+            ("azure", when(2016, 7)),
+            ("cloudflare", when(2016, 8, 15)),
+        ]
+    ]
+    leap_day = [
+        make_incident(LEAP_DAY, vendor="azure", started_at=when(2012, 2, 29)).id,
+        make_incident(LEAP_DAY, vendor="aws", started_at=when(2013, 3)).id,
+        make_incident(LEAP_DAY, vendor="azure", started_at=when(2015, 6)).id,
+        make_incident(LEAP_DAY, vendor="github", started_at=when(2016, 1)).id,
+    ]
+    # Noise: every combination here occurs at most twice.
+    for attributes in [
+        ("ct:os-upgrade", "cat:retry-storm"),
+        ("ct:os-upgrade", "cat:retry-storm", "cat:monitoring-gap"),
+        ("ct:network-change", "cat:monitoring-gap"),
+        ("ct:schema-migration", "cat:hidden-dependency"),
+        ("ct:config-change",),
+    ]:
+        make_incident(attributes, vendor="noise")
+    draft = make_incident(CONFIG_ROLLOUT, vendor="draft-vendor", status=ReviewStatus.DRAFT)
+    return Planted(config_rollout=config_rollout, leap_day=leap_day, draft=draft.id)
+
+
+def by_key(patterns) -> dict:
+    return {"+".join(p.attributes): p for p in patterns}
+
+
+def test_finds_planted_patterns_with_exact_members(planted):
+    patterns = by_key(recurring_patterns(min_support=3, now=NOW))
+
+    assert set(patterns) == {"+".join(CONFIG_ROLLOUT), "+".join(LEAP_DAY)}
+    assert patterns["+".join(CONFIG_ROLLOUT)].members == tuple(sorted(planted.config_rollout))
+    assert patterns["+".join(CONFIG_ROLLOUT)].support == 5
+    assert patterns["+".join(LEAP_DAY)].members == tuple(sorted(planted.leap_day))
+    assert patterns["+".join(LEAP_DAY)].support == 4
+
+
+def test_sub_patterns_with_the_same_members_fold_into_the_larger_one(planted):
+    attribute_sets = [set(p.attributes) for p in recurring_patterns(min_support=3, now=NOW)]
+
+    assert set(LEAP_DAY) in attribute_sets
+    assert not any(s < set(LEAP_DAY) for s in attribute_sets)
+
+
+def test_sub_pattern_with_more_members_than_the_larger_one_is_kept(planted):
+    extra = make_incident(("cat:time-handling", "cat:release-process-bypassed"))
+
+    patterns = by_key(recurring_patterns(min_support=3, now=NOW))
+
+    pair = patterns["cat:release-process-bypassed+cat:time-handling"]
+    assert pair.members == tuple(sorted([*planted.leap_day, extra.id]))
+    assert "+".join(LEAP_DAY) in patterns
+
+
+def test_drafts_are_ignored(planted):
+    members = {i for p in recurring_patterns(min_support=3, now=NOW) for i in p.members}
+
+    assert planted.draft not in members
+
+
+def test_min_support_is_configurable(planted):
+    at_two = by_key(recurring_patterns(min_support=2, now=NOW))
+    at_five = by_key(recurring_patterns(min_support=5, now=NOW))
+
+    assert at_two["cat:retry-storm+ct:os-upgrade"].support == 2
+    assert set(at_five) == {"+".join(CONFIG_ROLLOUT)}
+
+
+def test_max_size_two_reports_pairs_only(planted):
+    patterns = recurring_patterns(min_support=3, max_size=2, now=NOW)
+
+    assert {len(p.attributes) for p in patterns} == {2}
+    assert "cat:release-process-bypassed+cat:time-handling" in by_key(patterns)
+
+
+def test_pattern_describes_vendors_dates_quarters_and_title(planted):
+    pattern = by_key(recurring_patterns(min_support=3, now=NOW))["+".join(CONFIG_ROLLOUT)]
+
+    assert pattern.vendors == ("aws", "azure", "cloudflare", "gcp")
+    assert (pattern.first_seen, pattern.last_seen) == (when(2014, 11, 19), when(2016, 8, 15))
+    assert pattern.quarter_counts == {"2014-Q4": 2, "2015-Q1": 1, "2016-Q3": 2}
+    assert pattern.title == (
+        "Configuration change + Rollout not staged — 5 incidents across 4 vendors since 2014"
+    )
+
+
+def test_lift_compares_with_independent_attributes(planted):
+    pattern = by_key(recurring_patterns(min_support=3, now=NOW))["+".join(CONFIG_ROLLOUT)]
+    published = Incident.objects.published().count()
+    # ct:config-change is on 6 published incidents, cat:non-staged-rollout on 5.
+    expected = published * (6 / published) * (5 / published)
+
+    assert pattern.lift == pytest.approx(5 / expected)
+
+
+def test_pattern_across_more_vendors_outranks_same_support():
+    for vendor in ("a", "b", "c"):
+        make_incident(("ct:os-upgrade", "cat:retry-storm"), vendor=vendor)
+    for _ in range(3):
+        make_incident(("ct:schema-migration", "cat:hidden-dependency"), vendor="a")
+
+    ranked = [p.attributes for p in recurring_patterns(min_support=3, now=NOW)]
+
+    assert ranked == [
+        ("cat:retry-storm", "ct:os-upgrade"),
+        ("cat:hidden-dependency", "ct:schema-migration"),
+    ]
+
+
+def test_more_recent_pattern_outranks_same_support():
+    for year in (2010, 2011, 2012):
+        make_incident(("ct:os-upgrade", "cat:retry-storm"), vendor="a", started_at=when(year, 1))
+    for year in (2014, 2015, 2016):
+        make_incident(
+            ("ct:schema-migration", "cat:hidden-dependency"), vendor="a", started_at=when(year, 1)
+        )
+
+    ranked = [p.attributes for p in recurring_patterns(min_support=3, now=NOW)]
+
+    assert ranked[0] == ("cat:hidden-dependency", "ct:schema-migration")
+
+
+def test_score_halves_every_two_years():
+    recent = compute_score(4, 3.0, 2, when(2016, 1), when(2016, 1))
+    older = compute_score(4, 3.0, 2, when(2014, 1), when(2016, 1))
+
+    assert older == pytest.approx(recent / 2, rel=0.01)
+
+
+def test_mining_issues_a_fixed_number_of_queries(planted, django_assert_num_queries):
+    # 1 combination counts, 1 published total, 1 attribute counts, 2 names (change types,
+    # categories), 1 start times, 1 vendors: the same for 2 patterns or 200.
+    with django_assert_num_queries(7):
+        recurring_patterns(min_support=2, now=NOW)
+
+
+def test_refresh_stores_exact_members(planted):
+    summary = refresh_patterns(min_support=3)
+
+    pattern = Pattern.objects.get(key="+".join(LEAP_DAY))
+    assert sorted(pattern.members.values_list("incident_id", flat=True)) == sorted(planted.leap_day)
+    assert pattern.attributes == list(LEAP_DAY)
+    assert pattern.vendor_count == 3
+    assert (summary.patterns, summary.members, summary.deleted) == (2, 9, 0)
+
+
+def test_refresh_replaces_previous_rows(planted):
+    refresh_patterns(min_support=3)
+    summary = refresh_patterns(min_support=3)
+
+    assert summary.deleted == 2
+    assert Pattern.objects.count() == 2
+    assert PatternMember.objects.count() == 9
+
+
+def test_refresh_drops_patterns_that_no_longer_recur(planted):
+    refresh_patterns(min_support=3)
+    Incident.objects.filter(id__in=planted.leap_day[:2]).update(status=ReviewStatus.DRAFT)
+
+    refresh_patterns(min_support=3)
+
+    assert list(Pattern.objects.values_list("key", flat=True)) == ["+".join(CONFIG_ROLLOUT)]
+
+
+# --- The demo knowledge base ---------------------------------------------------------------
+
+
+def demo_attributes(slug: str) -> set[str]:
+    incident = Incident.objects.get(slug=slug)
+    return {f"ct:{s}" for s in incident.change_types.values_list("slug", flat=True)} | {
+        f"cat:{s}" for s in incident.factors.values_list("category__slug", flat=True)
+    }
+
+
+def test_demo_surfaces_the_unstaged_rollout_that_bypassed_release_procedure_at_azure():
+    load_demo()
+    ids = dict(Incident.objects.values_list("slug", "id"))
+
+    patterns = by_key(recurring_patterns(min_support=2, now=NOW))
+
+    # 2014: a config change pushed to most regions at once, skipping the batching
+    # protocol; 2012: a fast-tracked fix pushed to seven clusters outside the release process.
+    pattern = patterns["cat:non-staged-rollout+cat:release-process-bypassed"]
+    assert pattern.members == tuple(
+        sorted([ids["azure-storage-2014-11"], ids["azure-leap-day-2012-02"]])
+    )
+    assert pattern.vendors == ("microsoft-azure",)
+    assert pattern.title.startswith("Rollout not staged + Release process bypassed — 2 incidents")
+
+
+def test_demo_surfaces_the_config_change_pattern_of_aws_and_azure_storage():
+    load_demo()
+    ids = dict(Incident.objects.values_list("slug", "id"))
+
+    patterns = by_key(recurring_patterns(min_support=2, now=NOW))
+
+    pattern = patterns["cat:config-error+cat:software-bug+ct:config-change"]
+    expected = sorted([ids["aws-us-east-2011-04"], ids["azure-storage-2014-11"]])
+    assert pattern.members == tuple(expected)
+    assert pattern.vendors == ("amazon-web-services", "microsoft-azure")
