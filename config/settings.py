@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -241,6 +242,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Each source has its own interval; this tick only finds the ones now due.
     "poll-status-sources": {"task": "imports.tasks.poll_due_sources", "schedule": 60.0},
+    # Changes refresh patterns within a minute; the nightly run catches anything missed
+    # and lets recency weights age.
+    "refresh-patterns-nightly": {
+        "task": "patterns.tasks.refresh_patterns",
+        "schedule": crontab(hour=3, minute=15),
+    },
 }
 
 # --- Production hardening -------------------------------------------------
