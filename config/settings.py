@@ -250,6 +250,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Pattern analysis ---------------------------------------------------------
+# Incidents a combination needs before it is a pattern, and how soon a vendor hit again
+# by the same change type or category counts as a recurrence.
+PATTERN_MIN_SUPPORT = env.int("PATTERN_MIN_SUPPORT", default=3)
+PATTERN_RECURRENCE_DAYS = env.int("PATTERN_RECURRENCE_DAYS", default=365)
+
 # --- Production hardening -------------------------------------------------
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -14,7 +14,7 @@ count. Each function issues one query.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
@@ -125,3 +125,158 @@ def downtime_by_vendor_year() -> list[VendorYearDowntime]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [ReviewStatus.PUBLISHED.value])
         return [VendorYearDowntime(*row) for row in cursor.fetchall()]
+
+
+# --- Chart series ------------------------------------------------------------------------
+
+NO_CHANGE_TYPE = "No change type"
+OTHER = "Other"
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Percentiles of one duration for one group; all None when no duration is known."""
+
+    group: str
+    n: int
+    unknown: int
+    p10: timedelta | None
+    p25: timedelta | None
+    p50: timedelta | None
+    p75: timedelta | None
+    p90: timedelta | None
+
+
+@dataclass(frozen=True)
+class MonthlySeries:
+    months: list[str]  # "YYYY-MM", oldest first
+    series: list[tuple[str, list[int]]]  # (label, a count per month), largest first
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rows: list[str]
+    columns: list[str]
+    counts: list[list[int]]
+
+
+def duration_distribution(group_by: str, duration: str = "resolve") -> list[Distribution]:
+    """p10, quartiles and p90 of one duration per group, unknown durations left out; one query."""
+    groups = _groupings()[group_by]
+    end = DURATIONS[duration]
+    known = _known(end)
+    seconds = f"extract(epoch FROM i.{end} - i.started_at)"
+    percentiles = ", ".join(
+        f"percentile_cont({q}) WITHIN GROUP (ORDER BY {seconds}) FILTER (WHERE {known})"
+        for q in (0.1, 0.25, 0.5, 0.75, 0.9)
+    )
+    sql = (
+        f"WITH g(incident_id, label) AS ({groups}) "
+        f"SELECT g.label, count(*) FILTER (WHERE {known}), count(*) FILTER (WHERE NOT ({known})), "
+        f"{percentiles} FROM g JOIN {Incident._meta.db_table} i ON i.id = g.incident_id "
+        "WHERE i.status = %s GROUP BY g.label ORDER BY g.label"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ReviewStatus.PUBLISHED.value])
+        rows = cursor.fetchall()
+    return [
+        Distribution(label, n, unknown, *(_seconds(value) for value in values))
+        for label, n, unknown, *values in rows
+    ]
+
+
+def monthly_counts_by_change_type(
+    months: int = 36, max_series: int = 6, *, until: datetime | None = None
+) -> MonthlySeries:
+    """Published incidents per month of start (UTC) by change type; one query.
+
+    The months end at the latest published start (or ``until``), because a knowledge base
+    of past outages may have nothing in the last few months. The ``max_series`` most
+    frequent change types keep their own series; the rest are summed into "Other", and
+    incidents without a change type form their own series. An incident with two change
+    types counts in both.
+    """
+    incident = Incident._meta.db_table
+    change_link = Incident.change_types.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT max(started_at) FROM {incident} WHERE status = %s",
+            [ReviewStatus.PUBLISHED.value],
+        )
+        latest = until or cursor.fetchone()[0]
+        if latest is None:
+            return MonthlySeries([], [])
+        month_keys = _month_keys(latest, months)
+        cursor.execute(
+            "SELECT coalesce(t.name, %s), "
+            "to_char(date_trunc('month', i.started_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month, "
+            f"count(*) FROM {incident} i "
+            f"LEFT JOIN {change_link} l ON l.incident_id = i.id "
+            f"LEFT JOIN {ChangeType._meta.db_table} t ON t.id = l.changetype_id "
+            "WHERE i.status = %s AND i.started_at >= %s AND i.started_at < %s "
+            "GROUP BY 1, 2",
+            [NO_CHANGE_TYPE, ReviewStatus.PUBLISHED.value, *_month_bounds(month_keys)],
+        )
+        rows = cursor.fetchall()
+    return MonthlySeries(month_keys, _series(rows, month_keys, max_series))
+
+
+def _month_keys(latest: datetime, months: int) -> list[str]:
+    utc = latest.astimezone(UTC)
+    index = utc.year * 12 + utc.month - 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - months + 1, index + 1)]
+
+
+def _month_bounds(month_keys: list[str]) -> tuple[datetime, datetime]:
+    first_year, first_month = map(int, month_keys[0].split("-"))
+    last_year, last_month = map(int, month_keys[-1].split("-"))
+    after = last_year * 12 + last_month  # index of the month after the last one
+    return (
+        datetime(first_year, first_month, 1, tzinfo=UTC),
+        datetime(after // 12, after % 12 + 1, 1, tzinfo=UTC),
+    )
+
+
+def _series(rows, month_keys: list[str], max_series: int) -> list[tuple[str, list[int]]]:
+    position = {month: i for i, month in enumerate(month_keys)}
+    counts: dict[str, list[int]] = {}
+    for label, month, count in rows:
+        counts.setdefault(label, [0] * len(month_keys))[position[month]] += count
+    without = counts.pop(NO_CHANGE_TYPE, None)
+    ranked = sorted(counts.items(), key=lambda item: (-sum(item[1]), item[0]))
+    series = ranked[:max_series]
+    if rest := ranked[max_series:]:
+        series.append((OTHER, [sum(month) for month in zip(*(c for _, c in rest), strict=True)]))
+    if without is not None:
+        series.append((NO_CHANGE_TYPE, without))
+    return series
+
+
+def vendor_category_matrix(max_vendors: int = 12, max_categories: int = 10) -> Matrix:
+    """Published incidents per (vendor, failure category), one query.
+
+    Only the vendors and categories with the largest totals across the matrix are kept.
+    """
+    sql = (
+        "SELECT v.name, c.name, count(DISTINCT i.id) "
+        f"FROM {Incident._meta.db_table} i "
+        f"JOIN {IncidentVendor._meta.db_table} l ON l.incident_id = i.id "
+        f"JOIN {Vendor._meta.db_table} v ON v.id = l.vendor_id "
+        f"JOIN {Factor._meta.db_table} f ON f.incident_id = i.id "
+        f"JOIN {FailureCategory._meta.db_table} c ON c.id = f.category_id "
+        "WHERE i.status = %s GROUP BY v.name, c.name"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ReviewStatus.PUBLISHED.value])
+        cells = {(vendor, category): count for vendor, category, count in cursor.fetchall()}
+    vendors = _top({v for v, _ in cells}, cells, 0, max_vendors)
+    categories = _top({c for _, c in cells}, cells, 1, max_categories)
+    counts = [[cells.get((v, c), 0) for c in categories] for v in vendors]
+    return Matrix(vendors, categories, counts)
+
+
+def _top(labels: set[str], cells: dict, axis: int, limit: int) -> list[str]:
+    totals = {label: 0 for label in labels}
+    for key, count in cells.items():
+        totals[key[axis]] += count
+    return sorted(totals, key=lambda label: (-totals[label], label))[:limit]

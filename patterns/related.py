@@ -16,10 +16,12 @@ grow with the number of incidents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from django.db import connection
+from django.utils import timezone
 
+from patterns.models import RelatedList
 from postmortems.choices import ReviewStatus
 from postmortems.models import (
     SEARCH_CONFIG,
@@ -39,6 +41,8 @@ TEXT_WEIGHT = 2.0
 # Scores are rounded before ordering so that floating-point summation order can
 # never flip two candidates that tie; the id then decides.
 SCORE_DECIMALS = 6
+# How many related incidents are cached per incident (pages show five).
+CACHED_LIMIT = 5
 
 
 @dataclass(frozen=True)
@@ -153,3 +157,22 @@ def related_incidents(incident: Incident, limit: int = 5) -> list[RelatedInciden
         RelatedIncident(id=pk, slug=slug, title=title, score=float(score), reasons=list(reasons))
         for pk, slug, title, score, reasons in rows
     ]
+
+
+def cached_related_incidents(incident: Incident, limit: int = 5) -> list[RelatedIncident]:
+    """``related_incidents`` through the ``RelatedList`` cache (drafts are never cached).
+
+    A draft's labels change as it is written, and nobody but its authors reads it, so it
+    is computed on every read; a published incident's list is computed once per refresh.
+    """
+    if incident.status != ReviewStatus.PUBLISHED:
+        return related_incidents(incident, limit)
+    cached = RelatedList.objects.filter(incident_id=incident.pk).first()
+    if cached is not None:
+        return [RelatedIncident(**item) for item in cached.items[:limit]]
+    found = related_incidents(incident, CACHED_LIMIT)
+    # ignore_conflicts: two first readers at once both compute; the first write wins.
+    items = [asdict(r) for r in found]
+    row = RelatedList(incident=incident, computed_at=timezone.now(), items=items)
+    RelatedList.objects.bulk_create([row], ignore_conflicts=True)
+    return found[:limit]

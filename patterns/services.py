@@ -3,65 +3,184 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from patterns import recurrence, related, snapshot
 from patterns.mining import MAX_SIZE, MinedPattern, recurring_patterns
-from patterns.models import Pattern, PatternMember
+from patterns.models import Pattern, PatternMember, RelatedList, StatsSnapshot
+from postmortems.choices import ActionItemStatus
+from postmortems.models import ActionItem, Incident
+
+# Related lists of this many recently changed incidents are recomputed by each refresh,
+# so the postmortems people are reading now are served from the cache at once.
+WARM_RELATED = 200
 
 
 @dataclass(frozen=True)
 class RefreshSummary:
-    deleted: int
     patterns: int
+    new: int
+    retired: int
     members: int
+    recurrences: int
 
     def __str__(self) -> str:
-        return f"{self.patterns} patterns, {self.members} members ({self.deleted} replaced)"
+        return (
+            f"{self.patterns} patterns ({self.new} new, {self.retired} retired), "
+            f"{self.members} members, {self.recurrences} vendor recurrences"
+        )
 
 
-def refresh_patterns(*, min_support: int = 3, max_size: int = MAX_SIZE) -> RefreshSummary:
-    """Recompute every recurring pattern and replace the stored ones in one transaction."""
-    now = timezone.now()
-    # Mine before opening the transaction: the write lock below is then held only for the
-    # delete and inserts, not for the analysis.
-    mined = recurring_patterns(min_support=min_support, max_size=max_size, now=now)
-    return _replace_patterns(mined, now)
+def refresh_patterns(
+    *, min_support: int | None = None, max_size: int = MAX_SIZE, now: datetime | None = None
+) -> RefreshSummary:
+    """Recompute patterns, recurrences and statistics, and store them in one transaction."""
+    now = now or timezone.now()
+    # Analyse before opening the transaction: the write lock below is then held only for
+    # the writes, not for the analysis.
+    mined = recurring_patterns(
+        min_support=min_support or mining_support(), max_size=max_size, now=now
+    )
+    stats = snapshot.build_snapshot(now)
+    summary = _store(mined, stats, now)
+    warm_related_lists(WARM_RELATED)
+    return summary
+
+
+def mining_support() -> int:
+    """Combinations are stored from 2 incidents up, below ``PATTERN_MIN_SUPPORT``: pages show
+    them apart as *emerging*, and a small knowledge base has something to show. Closedness
+    does not depend on the threshold, so filtering stored rows by support later gives
+    exactly what mining at that support would."""
+    return min(settings.PATTERN_MIN_SUPPORT, 2)
 
 
 @transaction.atomic
-def _replace_patterns(mined: list[MinedPattern], computed_at: datetime) -> RefreshSummary:
-    # EXCLUSIVE mode serialises concurrent refreshes (two interleaved delete + insert runs
-    # would collide on the unique key) while plain SELECTs keep reading the old rows until
-    # this transaction commits, so no reader sees half a refresh.
+def _store(mined: list[MinedPattern], stats: dict, now: datetime) -> RefreshSummary:
+    # EXCLUSIVE mode serialises concurrent refreshes (two interleaved upserts would collide
+    # on the unique keys) while plain SELECTs keep reading the old rows until this
+    # transaction commits, so no reader sees half a refresh.
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {Pattern._meta.db_table} IN EXCLUSIVE MODE")
-    deleted = Pattern.objects.count()
-    # Members go with their patterns (ON DELETE CASCADE is emulated by Django in one query).
-    Pattern.objects.all().delete()
-    patterns = Pattern.objects.bulk_create(_pattern_row(p, computed_at) for p in mined)
-    members = PatternMember.objects.bulk_create(
-        PatternMember(pattern=row, incident_id=incident_id)
-        for row, mined_pattern in zip(patterns, mined, strict=True)
-        for incident_id in mined_pattern.members
-    )
-    return RefreshSummary(deleted=deleted, patterns=len(patterns), members=len(members))
+    patterns, new, retired = _upsert_patterns(mined, now)
+    members = _sync_members(patterns, mined, now)
+    _count_prior_completed_actions()
+    window = timedelta(days=settings.PATTERN_RECURRENCE_DAYS)
+    recurrences = recurrence.store_vendor_recurrences(window)
+    StatsSnapshot.objects.all().delete()
+    StatsSnapshot.objects.create(computed_at=now, data=stats)
+    RelatedList.objects.all().delete()
+    return RefreshSummary(len(patterns), new, retired, members, recurrences)
 
 
-def _pattern_row(pattern: MinedPattern, computed_at: datetime) -> Pattern:
-    return Pattern(
-        key=pattern.key,
-        title=pattern.title,
-        attributes=list(pattern.attributes),
-        support=pattern.support,
-        lift=pattern.lift,
-        vendor_count=len(pattern.vendors),
-        vendors=list(pattern.vendors),
-        score=pattern.score,
-        first_seen=pattern.first_seen,
-        last_seen=pattern.last_seen,
-        quarter_counts=pattern.quarter_counts,
-        computed_at=computed_at,
+def _upsert_patterns(mined: list[MinedPattern], now: datetime) -> tuple[list[Pattern], int, int]:
+    """Update patterns by key (their ids stay stable), create new ones, drop vanished ones."""
+    existing = {p.key: p for p in Pattern.objects.all()}
+    retired = (
+        Pattern.objects.exclude(key__in=[m.key for m in mined])
+        .delete()[1]
+        .get(Pattern._meta.label, 0)
     )
+    rows = []
+    for pattern in mined:
+        row = existing.get(pattern.key) or Pattern(key=pattern.key, detected_at=now)
+        _fill(row, pattern, now)
+        rows.append(row)
+    created = [row for row in rows if row.pk is None]
+    updated = [row for row in rows if row.pk is not None]
+    Pattern.objects.bulk_create(created, batch_size=500)
+    Pattern.objects.bulk_update(updated, UPDATED_FIELDS, batch_size=500)
+    return rows, len(created), retired
+
+
+UPDATED_FIELDS = [
+    "title", "attributes", "support", "lift", "vendor_count", "vendors", "score",
+    "first_seen", "last_seen", "quarter_counts", "computed_at",
+]  # fmt: skip
+
+
+def _fill(row: Pattern, pattern: MinedPattern, computed_at: datetime) -> None:
+    row.title = pattern.title
+    row.attributes = list(pattern.attributes)
+    row.support = pattern.support
+    row.lift = pattern.lift
+    row.vendor_count = len(pattern.vendors)
+    row.vendors = list(pattern.vendors)
+    row.score = pattern.score
+    row.first_seen = pattern.first_seen
+    row.last_seen = pattern.last_seen
+    row.quarter_counts = pattern.quarter_counts
+    row.computed_at = computed_at
+
+
+def _sync_members(patterns: list[Pattern], mined: list[MinedPattern], now: datetime) -> int:
+    """Make the member rows match; a member that stays keeps its ``joined_at``."""
+    table = PatternMember._meta.db_table
+    with connection.cursor() as cursor:
+        # ON COMMIT DROP cleans up; the DROP covers a refresh nested in an outer transaction.
+        cursor.execute("DROP TABLE IF EXISTS wanted_member")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE wanted_member (pattern_id bigint, incident_id bigint) "
+            "ON COMMIT DROP"
+        )
+        # COPY: a large knowledge base has millions of memberships.
+        with cursor.copy("COPY wanted_member (pattern_id, incident_id) FROM STDIN") as copy:
+            for row, pattern in zip(patterns, mined, strict=True):
+                for incident_id in pattern.members:
+                    copy.write_row((row.pk, incident_id))
+        cursor.execute(
+            f"DELETE FROM {table} m WHERE NOT EXISTS (SELECT 1 FROM wanted_member w "
+            "WHERE w.pattern_id = m.pattern_id AND w.incident_id = m.incident_id)"
+        )
+        cursor.execute(
+            f"INSERT INTO {table} (pattern_id, incident_id, joined_at, prior_completed_actions) "
+            "SELECT pattern_id, incident_id, %s, 0 FROM wanted_member "
+            "ON CONFLICT (pattern_id, incident_id) DO NOTHING",
+            [now],
+        )
+        cursor.execute("SELECT count(*) FROM wanted_member")
+        return cursor.fetchone()[0]
+
+
+def _count_prior_completed_actions() -> None:
+    """Per member, the done action items of the pattern's members that started earlier.
+
+    Completion dates are not compared with the recurrence's start: action items of
+    postmortems written after the fact are often ticked off long after the fix shipped.
+    A member without a start cannot be placed in time and gets 0.
+    """
+    members = PatternMember._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH done AS (
+                SELECT incident_id, count(*) AS n FROM {ActionItem._meta.db_table}
+                WHERE status = %s GROUP BY incident_id
+            ),
+            prior AS (
+                SELECT m.id, CASE WHEN i.started_at IS NULL THEN 0 ELSE coalesce(sum(
+                    coalesce(done.n, 0)) OVER (
+                        PARTITION BY m.pattern_id ORDER BY i.started_at
+                        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP
+                    ), 0) END AS n
+                FROM {members} m
+                JOIN {Incident._meta.db_table} i ON i.id = m.incident_id
+                LEFT JOIN done ON done.incident_id = m.incident_id
+            )
+            UPDATE {members} m SET prior_completed_actions = prior.n
+            FROM prior WHERE prior.id = m.id AND m.prior_completed_actions <> prior.n
+            """,
+            [ActionItemStatus.DONE.value],
+        )
+
+
+def warm_related_lists(limit: int) -> int:
+    """Compute and cache the related lists of the most recently changed published incidents."""
+    recent = Incident.objects.published().order_by("-updated_at", "-id")[:limit]
+    for incident in recent:
+        related.cached_related_incidents(incident)
+    return len(recent)

@@ -6,7 +6,10 @@ from patterns.metrics import (
     DurationStats,
     VendorYearDowntime,
     downtime_by_vendor_year,
+    duration_distribution,
     duration_stats,
+    monthly_counts_by_change_type,
+    vendor_category_matrix,
 )
 from postmortems.choices import ReviewStatus
 from postmortems.models import ChangeType, FailureCategory, IncidentVendor
@@ -144,3 +147,76 @@ def test_each_statistic_is_one_query_whatever_the_size(django_assert_num_queries
             duration_stats(group_by)
     with django_assert_num_queries(1):
         downtime_by_vendor_year()
+
+
+# --- Chart series ---------------------------------------------------------------------------
+
+
+def test_distribution_gives_quartiles_and_tails_of_known_durations_only(config_change):
+    for mins in (10, 20, 30, 40, 50):
+        resolved_after(mins).change_types.add(config_change)
+    resolved_after(None).change_types.add(config_change)
+
+    (row,) = duration_distribution("change_type", "resolve")
+
+    assert (row.group, row.n, row.unknown) == ("Configuration change", 5, 1)
+    assert (row.p10, row.p25, row.p50, row.p75, row.p90) == (
+        minutes(14),
+        minutes(20),
+        minutes(30),
+        minutes(40),
+        minutes(46),
+    )
+
+
+def test_distribution_of_a_group_without_known_durations_is_empty_not_zero(config_change):
+    resolved_after(None).change_types.add(config_change)
+
+    (row,) = duration_distribution("change_type", "resolve")
+
+    assert (row.n, row.unknown, row.p50, row.p90) == (0, 1, None, None)
+
+
+def test_monthly_counts_end_at_the_latest_incident_and_fold_rare_change_types(config_change):
+    deploy = ChangeType.objects.get(slug="code-deploy")
+    network = ChangeType.objects.get(slug="network-change")
+    for month, change_type in [(1, config_change), (1, config_change), (3, deploy), (3, network)]:
+        IncidentFactory(started_at=datetime(2024, month, 5, tzinfo=UTC)).change_types.add(
+            change_type
+        )
+    IncidentFactory(started_at=datetime(2024, 2, 5, tzinfo=UTC))  # no change type
+    IncidentFactory(started_at=datetime(2023, 12, 31, tzinfo=UTC))  # before the window
+    IncidentFactory(started_at=datetime(2024, 3, 9, tzinfo=UTC), status=ReviewStatus.DRAFT)
+
+    monthly = monthly_counts_by_change_type(months=3, max_series=2)
+
+    assert monthly.months == ["2024-01", "2024-02", "2024-03"]
+    assert monthly.series == [
+        ("Configuration change", [2, 0, 0]),
+        ("Code deploy", [0, 0, 1]),
+        ("Other", [0, 0, 1]),
+        ("No change type", [0, 1, 0]),
+    ]
+
+
+def test_vendor_category_matrix_keeps_the_most_affected_vendors_and_categories():
+    bug = FailureCategory.objects.get(slug="software-bug")
+    config = FailureCategory.objects.get(slug="config-error")
+    acme, globex, initech = (
+        VendorFactory(name=n, slug=n.lower()) for n in ("Acme", "Globex", "Initech")
+    )
+    for vendor, categories in [
+        (acme, [bug, config]), (acme, [bug]), (globex, [config]), (initech, [bug]),
+        (acme, [bug]),
+    ]:  # fmt: skip
+        incident = IncidentFactory()
+        IncidentVendor.objects.create(incident=incident, vendor=vendor, is_primary=True)
+        for category in categories:
+            FactorFactory(incident=incident, category=category)
+            FactorFactory(incident=incident, category=category)  # twice: still one incident
+
+    matrix = vendor_category_matrix(max_vendors=2, max_categories=2)
+
+    assert matrix.rows == ["Acme", "Globex"]  # Globex and Initech tie at 1; by name
+    assert matrix.columns == ["Software bug", "Configuration error"]
+    assert matrix.counts == [[3, 1], [0, 1]]

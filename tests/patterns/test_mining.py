@@ -206,16 +206,24 @@ def test_refresh_stores_exact_members(planted):
     assert sorted(pattern.members.values_list("incident_id", flat=True)) == sorted(planted.leap_day)
     assert pattern.attributes == list(LEAP_DAY)
     assert pattern.vendor_count == 3
-    assert (summary.patterns, summary.members, summary.deleted) == (2, 9, 0)
+    assert (summary.patterns, summary.new, summary.retired, summary.members) == (2, 2, 0, 9)
 
 
-def test_refresh_replaces_previous_rows(planted):
-    refresh_patterns(min_support=3)
-    summary = refresh_patterns(min_support=3)
+def test_a_pattern_keeps_its_id_and_dates_when_it_grows(planted):
+    first = datetime(2024, 1, 1, tzinfo=UTC)
+    refresh_patterns(min_support=3, now=first)
+    before = Pattern.objects.get(key="+".join(CONFIG_ROLLOUT))
+    newcomer = make_incident(CONFIG_ROLLOUT, vendor="newco", started_at=when(2016, 6))
 
-    assert summary.deleted == 2
-    assert Pattern.objects.count() == 2
-    assert PatternMember.objects.count() == 9
+    summary = refresh_patterns(min_support=3, now=datetime(2024, 1, 8, tzinfo=UTC))
+
+    after = Pattern.objects.get(key="+".join(CONFIG_ROLLOUT))
+    assert (after.pk, after.detected_at, after.support) == (before.pk, first, before.support + 1)
+    joined = dict(after.members.values_list("incident_id", "joined_at"))
+    assert joined[newcomer.pk] == datetime(2024, 1, 8, tzinfo=UTC)
+    assert {joined[i] for i in planted.config_rollout} == {first}
+    assert (summary.patterns, summary.new, summary.retired, summary.members) == (2, 0, 0, 10)
+    assert PatternMember.objects.count() == 10
 
 
 def test_refresh_drops_patterns_that_no_longer_recur(planted):

@@ -1,10 +1,13 @@
 """When the precomputed patterns are refreshed."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.core.cache import cache
 
-from patterns import signals, tasks
-from patterns.models import Pattern
+from patterns import services, signals, tasks
+from patterns.models import Pattern, StatsSnapshot
+from patterns.snapshot import latest_snapshot
 from postmortems.choices import ReviewStatus
 from postmortems.models import ChangeType, FailureCategory
 from tests.factories import FactorFactory, IncidentFactory
@@ -67,3 +70,36 @@ def test_the_task_rebuilds_the_pattern_tables():
 
     assert "1 patterns" in summary
     assert Pattern.objects.get().key == "cat:non-staged-rollout+ct:config-change"
+
+
+def test_the_refresh_stores_the_statistics_pages_read():
+    config = ChangeType.objects.get(slug="config-change")
+    for minutes in (30, 90):
+        incident = IncidentFactory(
+            started_at=datetime(2024, 3, 1, tzinfo=UTC),
+            resolved_at=datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=minutes),
+        )
+        incident.change_types.add(config)
+    IncidentFactory(status=ReviewStatus.DRAFT)
+    assert latest_snapshot() is None
+
+    services.refresh_patterns(now=datetime(2024, 4, 1, tzinfo=UTC))
+
+    stats = latest_snapshot()
+    assert stats["published"] == 2
+    assert stats["monthly"]["months"][-1] == "2024-03"
+    assert stats["monthly"]["series"][0] == ["Configuration change", [0] * 35 + [2]]
+    [distribution] = stats["resolve_distribution"]
+    assert (distribution["group"], distribution["n"], distribution["p50"]) == (
+        "Configuration change",
+        2,
+        3600.0,
+    )
+    resolve = [d for d in stats["durations"]["change_type"] if d["duration"] == "resolve"]
+    assert resolve == [
+        {"group": "Configuration change", "duration": "resolve", "n": 2, "unknown": 0,
+         "median": 3600.0, "p90": 5040.0}
+    ]  # fmt: skip
+    assert StatsSnapshot.objects.count() == 1
+    services.refresh_patterns()
+    assert StatsSnapshot.objects.count() == 1

@@ -5,7 +5,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from patterns.related import SERVICE_WEIGHT, VENDOR_WEIGHT, related_incidents
+from patterns.models import RelatedList
+from patterns.related import (
+    SERVICE_WEIGHT,
+    VENDOR_WEIGHT,
+    cached_related_incidents,
+    related_incidents,
+)
+from patterns.services import refresh_patterns
 from postmortems.choices import ReviewStatus
 from postmortems.models import ChangeType, FailureCategory, IncidentVendor, Service
 from tests.factories import FactorFactory, IncidentFactory, VendorFactory
@@ -149,3 +156,43 @@ def test_query_count_does_not_grow_with_incidents():
 
     # One statement scores every candidate.
     assert few == many == 1
+
+
+# --- The cache pages read -------------------------------------------------------------------
+
+
+def test_a_published_incidents_list_is_computed_once_then_read_from_the_cache(
+    django_assert_num_queries,
+):
+    subject = with_categories("certificate-expiry")
+    relative = with_categories("certificate-expiry")
+    plain()
+    first = cached_related_incidents(subject)
+
+    with django_assert_num_queries(1):  # the cached row
+        second = cached_related_incidents(subject)
+
+    assert [r.id for r in first] == [r.id for r in second] == [relative.id]
+    assert second[0].reasons == ["Both: Certificate expiry"]
+
+
+def test_a_refresh_clears_the_cache_so_a_new_postmortem_can_appear():
+    subject = with_categories("certificate-expiry")
+    plain()
+    assert cached_related_incidents(subject) == []
+    newcomer = with_categories("certificate-expiry")
+    assert cached_related_incidents(subject) == []  # still the cached answer
+
+    refresh_patterns()
+
+    assert [r.id for r in cached_related_incidents(subject)] == [newcomer.id]
+
+
+def test_a_drafts_list_is_never_cached():
+    draft = with_categories("certificate-expiry", status=ReviewStatus.DRAFT)
+    plain()
+    cached_related_incidents(draft)
+    published = with_categories("certificate-expiry")
+
+    assert [r.id for r in cached_related_incidents(draft)] == [published.id]
+    assert not RelatedList.objects.filter(incident=draft).exists()
