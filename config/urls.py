@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("postmortems.urls")),
     path("", include("timeline.urls")),
     path("", include("imports.urls")),
+    path("", include("patterns.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),

@@ -275,3 +275,13 @@ def pattern_title(
     if first_seen is not None:
         text += f" since {first_seen.year}"
     return text
+
+
+def attribute_names() -> dict[str, str]:
+    """Every term's name by attribute key (the vocabularies are small: two queries)."""
+    names = {}
+    for prefix, model in ((CHANGE_TYPE_PREFIX, ChangeType), (CATEGORY_PREFIX, FailureCategory)):
+        names.update(
+            {f"{prefix}{slug}": name for slug, name in model.objects.values_list("slug", "name")}
+        )
+    return names

@@ -56,3 +56,17 @@ def latest_snapshot() -> dict | None:
     """The latest stored document, or None before the first refresh; one query."""
     row = StatsSnapshot.objects.order_by("-computed_at").only("data").first()
     return None if row is None else row.data
+
+
+def empty_snapshot() -> dict:
+    """The document's shape with nothing in it, before the first refresh."""
+    return {
+        "computed_at": None,
+        "published": 0,
+        "durations": {g: [] for g in GROUPINGS},
+        "downtime": [],
+        "monthly": {"months": [], "series": []},
+        "resolve_distribution": [],
+        "heat_map": {"rows": [], "columns": [], "counts": []},
+        "rising": [],
+    }

@@ -402,8 +402,8 @@ def test_vendor_detail_queries_do_not_grow_with_postmortems(client, viewer, acme
 
     # session, user, permissions (2), vendor, services, downtime, unknown durations,
     # top change types, top categories, page count, page rows, their vendor links,
-    # vendors, change types, polled status sources
-    assert with_two == with_twenty == 16
+    # vendors, change types, polled status sources, recurrences
+    assert with_two == with_twenty == 17
 
 
 # --- Vendor create -------------------------------------------------------------

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from patterns.mining import CATEGORY_PREFIX
+from patterns.models import Pattern
+
+
+class AttributeSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="`ct:<slug>` or `cat:<slug>`.")
+    kind = serializers.ChoiceField(choices=["change_type", "category"])
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PatternSerializer(serializers.ModelSerializer):
+    """A recurring combination. ``context["names"]`` maps attribute keys to term names."""
+
+    attributes = serializers.SerializerMethodField()
+    emerging = serializers.SerializerMethodField(
+        help_text="True when shared by fewer incidents than the configured minimum support."
+    )
+    html_url = serializers.SerializerMethodField()
+    vendors = serializers.ListField(
+        child=serializers.CharField(), help_text="Slugs of the vendors its incidents involve."
+    )
+    quarter_counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Members per quarter of start, e.g. 2014-Q4."
+    )
+
+    class Meta:
+        model = Pattern
+        fields = [
+            "id", "key", "title", "attributes", "support", "lift", "score", "vendor_count",
+            "vendors", "first_seen", "last_seen", "quarter_counts", "detected_at",
+            "computed_at", "emerging", "html_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(AttributeSerializer(many=True))
+    def get_attributes(self, pattern: Pattern) -> list[dict]:
+        names = self.context.get("names", {})
+        return [
+            {
+                "key": key,
+                "kind": "category" if key.startswith(CATEGORY_PREFIX) else "change_type",
+                "slug": key.split(":", 1)[1],
+                "name": names.get(key, key.split(":", 1)[1]),
+            }
+            for key in pattern.attributes
+        ]
+
+    def get_emerging(self, pattern: Pattern) -> bool:
+        return pattern.support < settings.PATTERN_MIN_SUPPORT
+
+    def get_html_url(self, pattern: Pattern) -> str:
+        path = reverse("patterns:pattern-detail", args=[pattern.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class PatternMemberSerializer(serializers.Serializer):
+    slug = serializers.CharField(source="incident.slug")
+    title = serializers.CharField(source="incident.title")
+    started_at = serializers.DateTimeField(source="incident.started_at", allow_null=True)
+    joined_at = serializers.DateTimeField(help_text="When a refresh first found it here.")
+    prior_completed_actions = serializers.IntegerField(
+        help_text="Done action items of the members that started earlier: the fixes this "
+        "incident recurred after."
+    )
+
+
+class PatternDetailSerializer(PatternSerializer):
+    members = PatternMemberSerializer(
+        many=True, source="member_rows", help_text="Every member incident, oldest first."
+    )
+
+    class Meta(PatternSerializer.Meta):
+        fields = [*PatternSerializer.Meta.fields, "members"]
+        read_only_fields = fields
+
+
+class RelatedIncidentSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    score = serializers.FloatField()
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why it is related: shared categories and change types, vendor, service, "
+        "similar text.",
+    )
+
+
+class RelatedIncidentsSerializer(serializers.Serializer):
+    incident = serializers.CharField(help_text="The slug asked about.")
+    results = RelatedIncidentSerializer(many=True)

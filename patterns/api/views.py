@@ -1,0 +1,124 @@
+"""The patterns API: recurring patterns, an incident's related incidents, the metrics.
+
+Every response reads the tables the refresh job precomputes.
+"""
+
+from __future__ import annotations
+
+from django.db.models import F, Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework.generics import get_object_or_404
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import ReadOnlyModelViewSet
+
+from config.rest import ApiPermission
+from patterns.api.serializers import (
+    PatternDetailSerializer,
+    PatternSerializer,
+    RelatedIncidentsSerializer,
+)
+from patterns.filtersets import PatternFilterSet
+from patterns.mining import attribute_names
+from patterns.models import Pattern, PatternMember
+from patterns.related import cached_related_incidents
+from patterns.snapshot import empty_snapshot, latest_snapshot
+from postmortems.models import Incident
+from postmortems.pagination import SortKey
+
+BY_SCORE = {
+    "-score": SortKey(("score", "id"), descending=True),
+    "-support": SortKey(("support", "id"), descending=True),
+    "-last_seen": SortKey(("last_seen", "id"), descending=True),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Recurring patterns, best first",
+        description="Closed combinations of 2 or 3 change types and failure categories that "
+        "published postmortems share. Ranked by score = support * log2(1 + lift) * "
+        "(1 + log2 vendors) * recency (half-life 2 years).",
+        parameters=[
+            OpenApiParameter(
+                "attribute",
+                OpenApiTypes.STR,
+                many=True,
+                explode=True,
+                description="Patterns containing every attribute given, e.g. "
+                "`ct:config-change` or `cat:non-staged-rollout`; repeat the parameter or "
+                "separate with commas.",
+            ),
+        ],
+    ),
+    retrieve=extend_schema(summary="One pattern with all its member incidents"),
+)
+class PatternViewSet(ReadOnlyModelViewSet):
+    permission_classes = [ApiPermission]
+    filterset_class = PatternFilterSet
+    sort_keys = BY_SCORE
+
+    def get_queryset(self) -> QuerySet[Pattern]:
+        queryset = Pattern.objects.all()
+        if self.action == "retrieve":
+            members = PatternMember.objects.select_related("incident").order_by(
+                F("incident__started_at").asc(nulls_last=True), "incident_id"
+            )
+            queryset = queryset.prefetch_related(
+                Prefetch("members", queryset=members, to_attr="member_rows")
+            )
+        return queryset
+
+    def get_serializer_class(self):
+        return PatternDetailSerializer if self.action == "retrieve" else PatternSerializer
+
+    def get_serializer_context(self) -> dict:
+        # Two queries for every attribute name on the page, not two per pattern.
+        return {**super().get_serializer_context(), "names": attribute_names()}
+
+
+class RelatedIncidentsView(APIView):
+    permission_classes = [ApiPermission]
+
+    @extend_schema(
+        summary="The five published incidents most like this one, with the reasons",
+        responses={
+            200: RelatedIncidentsSerializer,
+            404: OpenApiResponse(description="No such postmortem, or not one you may see."),
+        },
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        incident = get_object_or_404(Incident.objects.visible_to(request.user), slug=slug)
+        related = cached_related_incidents(incident)
+        payload = {
+            "incident": incident.slug,
+            "results": [
+                {"slug": r.slug, "title": r.title, "score": r.score, "reasons": r.reasons}
+                for r in related
+            ],
+        }
+        return Response(RelatedIncidentsSerializer(payload).data)
+
+
+class StatsView(APIView):
+    permission_classes = [ApiPermission]
+
+    @extend_schema(
+        summary="Metrics of published postmortems, as of the last refresh",
+        description="Median and 90th percentile of time to detect, mitigate and resolve "
+        "(seconds from the start of impact) by change type, category, vendor and year, with "
+        "incidents of unknown duration left out and counted in `unknown`; downtime per vendor "
+        "per year; incidents per month by change type; the time-to-resolve distribution by "
+        "change type; incidents by vendor and category; rising change types and categories. "
+        "`computed_at` is null before the first refresh.",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(latest_snapshot() or empty_snapshot())

@@ -1,0 +1,151 @@
+"""The patterns dashboard and pattern pages: thin views over precomputed tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from patterns import charts, insights
+from patterns.models import Pattern
+from patterns.snapshot import latest_snapshot
+from patterns.tasks import refresh_patterns
+from postmortems import permissions
+from postmortems.models import ChangeType, FailureCategory, Vendor
+
+MIN_SUPPORT_CHOICES = (2, 3, 5, 10)
+
+
+def _min_support(request: HttpRequest) -> int:
+    try:
+        value = int(request.GET.get("min_support", ""))
+    except ValueError:
+        return settings.PATTERN_MIN_SUPPORT
+    # Stored patterns start at 2 incidents; anything lower shows the same.
+    return max(value, 2)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    stats = latest_snapshot()
+    min_support = _min_support(request)
+    context = {
+        "nav": "patterns",
+        "stats": stats,
+        "min_support": min_support,
+        "min_support_choices": sorted({*MIN_SUPPORT_CHOICES, settings.PATTERN_MIN_SUPPORT}),
+        "patterns": list(insights.top_patterns(min_support)),
+        "emerging": list(insights.emerging_patterns()) if min_support > 2 else [],
+        "charts": dashboard_charts(stats) if stats else [],
+        "duration_labels": [label for _, label in DURATION_LABELS],
+        "duration_rows": duration_rows(stats, "change_type") if stats else [],
+        "computed_at": datetime.fromisoformat(stats["computed_at"]) if stats else None,
+        "user_is_admin": permissions.is_admin(request.user),
+    }
+    return render(request, "patterns/dashboard.html", context)
+
+
+def dashboard_charts(stats: dict) -> list[charts.Chart]:
+    """The three dashboard charts, built from the stored snapshot (no queries)."""
+    monthly, heat = stats["monthly"], stats["heat_map"]
+    return [
+        charts.stacked_bar_chart(
+            title="Incidents per month by change type",
+            months=monthly["months"],
+            series=[(label, counts) for label, counts in monthly["series"]],
+        ),
+        charts.distribution_chart(
+            title="Time to resolve by change type",
+            rows=[
+                charts.DistributionRow(
+                    label=row["group"],
+                    n=row["n"],
+                    unknown=row["unknown"],
+                    **{q: row[q] for q in ("p10", "p25", "p50", "p75", "p90")},
+                )
+                for row in stats["resolve_distribution"]
+            ],
+        ),
+        charts.heat_map(
+            title="Incidents by vendor and failure category",
+            rows=heat["rows"],
+            columns=heat["columns"],
+            counts=heat["counts"],
+        ),
+    ]
+
+
+DURATION_LABELS = (
+    ("detect", "Time to detect"),
+    ("mitigate", "Time to mitigate"),
+    ("resolve", "Time to resolve"),
+)
+
+
+def duration_rows(stats: dict, group_by: str) -> list[dict]:
+    """One row per group with detect, mitigate and resolve side by side."""
+    cells: dict[str, dict[str, dict]] = {}
+    for entry in stats["durations"][group_by]:
+        cells.setdefault(entry["group"], {})[entry["duration"]] = {
+            "median": charts.format_duration(entry["median"]),
+            "p90": charts.format_duration(entry["p90"]),
+            "n": entry["n"],
+            "unknown": entry["unknown"],
+        }
+    return [
+        {"group": group, "cells": [by_duration[name] for name, _ in DURATION_LABELS]}
+        for group, by_duration in cells.items()
+    ]
+
+
+@login_required
+def pattern_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    pattern = get_object_or_404(Pattern, pk=pk)
+    quarters = list(pattern.quarter_counts)
+    context = {
+        "nav": "patterns",
+        "pattern": pattern,
+        "attributes": attribute_links(pattern.attributes),
+        "vendors": list(Vendor.objects.filter(slug__in=pattern.vendors).order_by("name")),
+        "members": insights.pattern_members(pattern),
+        "shown_limit": insights.PATTERN_PAGE_MEMBERS,
+        "trend": charts.stacked_bar_chart(
+            title="Members per quarter",
+            months=quarters,
+            series=[("Incidents", [pattern.quarter_counts[q] for q in quarters])],
+        ),
+        "emerging": pattern.support < settings.PATTERN_MIN_SUPPORT,
+    }
+    return render(request, "patterns/pattern_detail.html", context)
+
+
+def attribute_links(attributes: list[str]) -> list[tuple[str, str]]:
+    """(name, url) per attribute: two queries, one per vocabulary."""
+    kinds = {
+        "ct": (ChangeType, "postmortems:change-type-detail"),
+        "cat": (FailureCategory, "postmortems:category-detail"),
+    }
+    links = []
+    for prefix, (model, url_name) in kinds.items():
+        slugs = [a.split(":", 1)[1] for a in attributes if a.startswith(f"{prefix}:")]
+        names = dict(model.objects.filter(slug__in=slugs).values_list("slug", "name"))
+        links += [(names.get(slug, slug), reverse(url_name, args=[slug])) for slug in slugs]
+    return links
+
+
+@login_required
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    """Queue a refresh now rather than waiting for the next change or the nightly run."""
+    if not permissions.is_admin(request.user):
+        raise PermissionDenied("Only admins start a refresh.")
+    refresh_patterns.delay()
+    messages.success(request, "A refresh is queued; the worker recomputes patterns in seconds.")
+    return redirect("patterns:dashboard")

@@ -1,0 +1,193 @@
+"""/api/patterns/, /api/incidents/{slug}/related/ and /api/stats/."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import TokenScope
+from patterns.models import Pattern
+from patterns.services import refresh_patterns
+from postmortems.choices import ActionItemStatus, ReviewStatus
+from postmortems.models import ChangeType, FailureCategory, IncidentVendor
+from tests.api.conftest import error_of
+from tests.factories import ActionItemFactory, FactorFactory, IncidentFactory, VendorFactory
+
+pytestmark = pytest.mark.django_db
+
+UNSTAGED_CONFIG = "cat:non-staged-rollout+ct:config-change"
+T0 = datetime(2021, 1, 1, tzinfo=UTC)
+
+
+def labelled(n: int, *attributes: str, vendor: str, **kwargs):
+    incident = IncidentFactory(
+        slug=f"incident-{n}", title=f"case{n}", started_at=T0 + timedelta(days=30 * n), **kwargs
+    )
+    for attribute in attributes:
+        kind, slug = attribute.split(":")
+        if kind == "ct":
+            incident.change_types.add(ChangeType.objects.get(slug=slug))
+        else:
+            FactorFactory(incident=incident, category=FailureCategory.objects.get(slug=slug))
+    IncidentVendor.objects.create(
+        incident=incident, vendor=VendorFactory(slug=vendor, name=vendor.title()), is_primary=True
+    )
+    return incident
+
+
+@pytest.fixture
+def knowledge_base(db):
+    """Unstaged config rollouts at 3 vendors, a leap-day pattern of 4, and a pair below 3."""
+    config = [
+        labelled(n, "ct:config-change", "cat:non-staged-rollout", vendor=v)
+        for n, v in enumerate(["acme", "globex", "initech"])
+    ]
+    leap = [
+        labelled(10 + n, "ct:code-deploy", "cat:time-handling", "cat:release-process-bypassed",
+                 vendor=v)
+        for n, v in enumerate(["acme", "acme", "globex", "umbrella"])
+    ]  # fmt: skip
+    pair = [labelled(20 + n, "ct:os-upgrade", "cat:retry-storm", vendor="acme") for n in range(2)]
+    ActionItemFactory(incident=config[0], status=ActionItemStatus.DONE, completed_at=T0)
+    refresh_patterns()
+    return {"config": config, "leap": leap, "pair": pair}
+
+
+def test_list_ranks_patterns_above_the_minimum_support(client_for, viewer, knowledge_base):
+    response = client_for(viewer).get("/api/patterns/")
+
+    assert response.status_code == 200
+    keys = [p["key"] for p in response.json()["results"]]
+    assert set(keys) == {
+        UNSTAGED_CONFIG,
+        "cat:release-process-bypassed+cat:time-handling+ct:code-deploy",
+    }
+    scores = [p["score"] for p in response.json()["results"]]
+    assert scores == sorted(scores, reverse=True)
+    first = next(p for p in response.json()["results"] if p["key"] == UNSTAGED_CONFIG)
+    assert first["support"] == 3 and first["vendors"] == ["acme", "globex", "initech"]
+    assert first["attributes"] == [
+        {"key": "cat:non-staged-rollout", "kind": "category", "slug": "non-staged-rollout",
+         "name": "Rollout not staged"},
+        {"key": "ct:config-change", "kind": "change_type", "slug": "config-change",
+         "name": "Configuration change"},
+    ]  # fmt: skip
+    assert first["title"] == (
+        "Configuration change + Rollout not staged — 3 incidents across 3 vendors since 2021"
+    )
+    assert first["emerging"] is False
+
+
+def test_filters_by_attribute_vendor_and_minimum_support(client_for, viewer, knowledge_base):
+    api = client_for(viewer)
+
+    def keys(**params):
+        response = api.get("/api/patterns/", params)
+        assert response.status_code == 200, response.json()
+        return {p["key"] for p in response.json()["results"]}
+
+    assert keys(attribute="ct:config-change") == {UNSTAGED_CONFIG}
+    assert keys(attribute="cat:time-handling,ct:code-deploy") == {
+        "cat:release-process-bypassed+cat:time-handling+ct:code-deploy"
+    }
+    assert keys(attribute=["ct:config-change", "ct:code-deploy"]) == set()
+    assert keys(vendor="umbrella") == {
+        "cat:release-process-bypassed+cat:time-handling+ct:code-deploy"
+    }
+    assert keys(min_support=4) == {"cat:release-process-bypassed+cat:time-handling+ct:code-deploy"}
+    assert "cat:retry-storm+ct:os-upgrade" in keys(min_support=2)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"attribute": "config-change"}, "attribute"),
+        ({"attribute": "ct:no-such-thing"}, "attribute"),
+        ({"vendor": "nobody"}, "vendor"),
+        ({"min_support": "many"}, "min_support"),
+    ],
+)
+def test_bad_filters_are_a_400_naming_the_parameter(
+    client_for, viewer, knowledge_base, params, field
+):
+    response = client_for(viewer).get("/api/patterns/", params)
+
+    assert response.status_code == 400
+    assert field in error_of(response)["fields"]
+
+
+def test_detail_lists_exactly_the_members_oldest_first(client_for, viewer, knowledge_base):
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+
+    body = client_for(viewer).get(f"/api/patterns/{pattern.pk}/").json()
+
+    assert [m["slug"] for m in body["members"]] == [i.slug for i in knowledge_base["config"]]
+    assert [m["prior_completed_actions"] for m in body["members"]] == [0, 1, 1]
+    assert body["html_url"].endswith(f"/patterns/{pattern.pk}/")
+
+
+def test_the_pattern_list_costs_the_same_queries_for_few_or_many(
+    client_for, viewer, knowledge_base
+):
+    api = client_for(viewer)
+
+    def queries(**params) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get("/api/patterns/", params).status_code == 200
+        return len(ctx.captured_queries)
+
+    queries()  # the first request with a token also records when it was used
+    assert queries(min_support=4) == queries(min_support=2)
+
+
+def test_related_incidents_with_reasons_and_drafts_stay_hidden(
+    client_for, viewer, author, knowledge_base
+):
+    subject = knowledge_base["leap"][0]
+    IncidentFactory(title="Unrelated")  # keeps shared attributes informative
+
+    body = client_for(viewer).get(f"/api/incidents/{subject.slug}/related/").json()
+
+    assert body["incident"] == subject.slug
+    assert [r["slug"] for r in body["results"]][:3] == [i.slug for i in knowledge_base["leap"][1:]]
+    assert "Both: Time handling" in body["results"][0]["reasons"]
+    assert "Same vendor: Acme" in body["results"][0]["reasons"]
+    draft = IncidentFactory(status=ReviewStatus.DRAFT)
+    draft.authors.add(author)
+    assert client_for(viewer).get(f"/api/incidents/{draft.slug}/related/").status_code == 404
+    assert client_for(author).get(f"/api/incidents/{draft.slug}/related/").status_code == 200
+
+
+def test_stats_serve_the_precomputed_metrics(client_for, viewer, knowledge_base):
+    body = client_for(viewer, scope=TokenScope.READ).get("/api/stats/").json()
+
+    assert body["published"] == 9
+    assert {
+        "durations",
+        "downtime",
+        "monthly",
+        "resolve_distribution",
+        "heat_map",
+        "rising",
+    } <= set(body)
+    groups = {row["group"] for row in body["durations"]["vendor"]}
+    assert groups == {"Acme", "Globex", "Initech", "Umbrella"}
+
+
+def test_stats_before_any_refresh_are_empty_not_an_error(client_for, viewer):
+    body = client_for(viewer).get("/api/stats/").json()
+
+    assert body["computed_at"] is None and body["durations"]["vendor"] == []
+
+
+def test_the_pattern_api_needs_a_signed_in_caller(api_client, knowledge_base):
+    for path in ("/api/patterns/", "/api/stats/", "/api/incidents/incident-0/related/"):
+        assert api_client.get(path).status_code in (401, 403)
+    assert api_client.post("/api/patterns/", {}).status_code in (401, 403)
+
+
+def test_patterns_are_read_only(client_for, admin_user, knowledge_base):
+    response = client_for(admin_user).post("/api/patterns/", {"key": "x"}, format="json")
+
+    assert response.status_code == 405

@@ -1,0 +1,234 @@
+"""The patterns dashboard, pattern pages and the pattern panels of incident and vendor pages."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from patterns.models import Pattern
+from patterns.services import refresh_patterns
+from postmortems.choices import ActionItemStatus, ReviewStatus
+from postmortems.demo.loader import load_demo
+from postmortems.models import ChangeType, FailureCategory, Incident, IncidentVendor
+from tests.factories import ActionItemFactory, FactorFactory, IncidentFactory, VendorFactory
+
+pytestmark = pytest.mark.django_db
+
+UNSTAGED_CONFIG = "cat:non-staged-rollout+ct:config-change"
+
+
+def make_member(n: int, *, vendor: str | None = None, started_at=None, **kwargs) -> Incident:
+    """A published incident with a configuration change rolled out without staging."""
+    incident = IncidentFactory(
+        title=f"Outage number {n}",
+        started_at=started_at or datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=40 * n),
+        resolved_at=(started_at or datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=40 * n))
+        + timedelta(hours=n + 1),
+        lessons=f"Stage rollouts, lesson {n}.",
+        **kwargs,
+    )
+    incident.change_types.add(ChangeType.objects.get(slug="config-change"))
+    FactorFactory(
+        incident=incident, category=FailureCategory.objects.get(slug="non-staged-rollout")
+    )
+    IncidentVendor.objects.create(
+        incident=incident, vendor=VendorFactory(slug=vendor or f"vendor-{n}"), is_primary=True
+    )
+    return incident
+
+
+def get(client, name, *args, **params):
+    return client.get(reverse(name, args=args), params)
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_dashboard_lists_top_patterns_and_draws_the_three_charts_with_tables(client, viewer):
+    members = [make_member(n) for n in range(4)]
+    ActionItemFactory(
+        incident=members[0], status=ActionItemStatus.DONE, completed_at=members[0].started_at
+    )
+    refresh_patterns()
+    client.force_login(viewer)
+
+    response = get(client, "patterns:dashboard")
+
+    page = response.content.decode()
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+    assert (
+        "Configuration change + Rollout not staged — 4 incidents across 4 vendors since 2020"
+        in page
+    )
+    assert reverse("patterns:pattern-detail", args=[pattern.pk]) in page
+    assert page.count('<svg class="chart-svg"') == 3
+    assert page.count("<summary>Data table</summary>") == 3
+    assert "Incidents per month by change type" in page
+    assert "Time to resolve by change type" in page
+    assert "Incidents by vendor and failure category" in page
+    # Medians, not means: 1, 2, 3 and 4 hours to resolve give a median of 2 h 30 min.
+    assert "2 h 30 min" in page
+
+
+def test_dashboard_before_the_first_refresh_says_so(client, viewer):
+    client.force_login(viewer)
+
+    page = get(client, "patterns:dashboard").content.decode()
+
+    assert "Patterns have not been computed yet" in page
+
+
+def test_two_incident_combinations_are_emerging_not_patterns(client, viewer):
+    make_member(1)
+    make_member(2)
+    refresh_patterns()
+    client.force_login(viewer)
+
+    default = get(client, "patterns:dashboard").content.decode()
+    lowered = get(client, "patterns:dashboard", min_support=2).content.decode()
+
+    assert "No combination of change types and failure categories recurs in 3" in default
+    assert "Emerging" in default and "2 incidents" in default
+    assert "No combination" not in lowered
+
+
+def test_the_dashboard_costs_the_same_queries_for_few_or_many_patterns(client, viewer):
+    client.force_login(viewer)
+    for n in range(3):
+        make_member(n)
+    refresh_patterns()
+    few = count_queries(client, reverse("patterns:dashboard"))
+    categories = FailureCategory.objects.exclude(slug="non-staged-rollout")[:6]
+    for n in range(3, 30):
+        incident = make_member(n, vendor=f"vendor-{n % 7}")
+        for category in categories[: n % 6]:
+            FactorFactory(incident=incident, category=category)
+    refresh_patterns()
+    assert Pattern.objects.recurring().count() > 10
+
+    many = count_queries(client, reverse("patterns:dashboard"))
+
+    # Session + user, the stats snapshot, top patterns, emerging patterns.
+    assert few == many
+
+
+def test_pattern_page_shows_members_lessons_action_items_and_the_fixes_it_recurred_after(
+    client, viewer
+):
+    members = [make_member(n, vendor="azure" if n < 2 else "aws") for n in range(3)]
+    ActionItemFactory(
+        incident=members[0], title="Add a canary stage", status=ActionItemStatus.DONE,
+        completed_at=members[0].started_at,
+    )  # fmt: skip
+    ActionItemFactory(incident=members[1], title="Batch the config push")
+    refresh_patterns()
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+    client.force_login(viewer)
+
+    page = get(client, "patterns:pattern-detail", pattern.pk).content.decode()
+
+    for incident in members:
+        assert incident.title in page
+        assert f"lesson {members.index(incident)}" in page
+    assert "Add a canary stage" in page and "Batch the config push" in page
+    assert "Recurred after 1 completed action item from earlier incidents" in page
+    assert ">Configuration change</a>" in page and ">Rollout not staged</a>" in page
+    assert "Members per quarter" in page
+
+
+def test_a_pattern_page_costs_the_same_queries_for_3_or_30_members(client, viewer):
+    client.force_login(viewer)
+    for n in range(3):
+        make_member(n)
+    refresh_patterns()
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+    few = count_queries(client, reverse("patterns:pattern-detail", args=[pattern.pk]))
+    for n in range(3, 30):
+        ActionItemFactory(incident=make_member(n))
+    refresh_patterns()
+
+    many = count_queries(client, reverse("patterns:pattern-detail", args=[pattern.pk]))
+
+    assert few == many
+
+
+def test_an_unknown_pattern_is_a_404(client, viewer):
+    client.force_login(viewer)
+
+    assert get(client, "patterns:pattern-detail", 999999).status_code == 404
+
+
+def test_incident_page_shows_its_patterns_related_incidents_and_recurrence(client, viewer):
+    first = make_member(0, vendor="azure")
+    second = make_member(1, vendor="azure")  # 40 days later: a recurrence
+    third = make_member(2)
+    IncidentFactory(title="Disk full")  # so that sharing the pattern's terms is informative
+    ActionItemFactory(incident=first, status=ActionItemStatus.DONE, completed_at=first.started_at)
+    refresh_patterns()
+    client.force_login(viewer)
+
+    page = get(client, "postmortems:incident-detail", second.slug).content.decode()
+
+    assert "Part of recurring patterns" in page
+    assert "Configuration change + Rollout not staged — 3 incidents" in page
+    assert "recurred after 1 completed action item" in page
+    assert "Related incidents" in page
+    assert first.title in page and third.title in page
+    assert "Both: Rollout not staged" in page and "Same vendor: Vendor" in page
+    assert "was hit by <strong>configuration change</strong> again, 40 d after" in page
+
+
+def test_a_draft_shows_related_incidents_but_no_patterns(client, author):
+    published = make_member(0)
+    draft = make_member(1, status=ReviewStatus.DRAFT)
+    draft.authors.add(author)
+    refresh_patterns()
+    client.force_login(author)
+
+    page = get(client, "postmortems:incident-detail", draft.slug).content.decode()
+
+    assert "joins them once it is published" in page
+    assert published.title in page
+
+
+def test_vendor_page_lists_the_times_it_was_hit_again(client, viewer):
+    make_member(0, vendor="azure")
+    again = make_member(1, vendor="azure")
+    refresh_patterns()
+    client.force_login(viewer)
+
+    page = get(client, "postmortems:vendor-detail", "azure").content.decode()
+
+    assert "Hit again" in page
+    assert again.title in page and "Configuration change" in page and "Rollout not staged" in page
+
+
+def test_only_admins_can_queue_a_refresh(client, viewer, admin_user, monkeypatch):
+    from patterns import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.refresh_patterns, "delay", lambda: queued.append(True))
+    client.force_login(viewer)
+    assert client.post(reverse("patterns:refresh")).status_code == 403
+    client.force_login(admin_user)
+
+    response = client.post(reverse("patterns:refresh"))
+
+    assert response.status_code == 302 and queued == [True]
+
+
+def test_demo_incident_page_shows_the_azure_rollout_combination(client, viewer):
+    load_demo()
+    refresh_patterns()
+    client.force_login(viewer)
+
+    page = get(client, "postmortems:incident-detail", "azure-storage-2014-11").content.decode()
+
+    assert "Rollout not staged + Release process bypassed — 2 incidents" in page
+    assert "recurred after 1 completed action item" in page
