@@ -219,7 +219,12 @@ def _first_label(months: Sequence[str], step: int) -> int:
 
 
 def stacked_bar_chart(
-    *, title: str, months: list[str], series: list[tuple[str, list[int]]], slug: str | None = None
+    *,
+    title: str,
+    months: list[str],
+    series: list[tuple[str, list[int]]],
+    slug: str | None = None,
+    legend_title: str = "Change type, from the bottom of each bar up",
 ) -> StackedBarChart:
     """Incidents per month stacked by change type; ``series`` counts align with ``months``."""
     for label, counts in series:
@@ -233,7 +238,7 @@ def stacked_bar_chart(
         "width": BARS_WIDTH,
         "height": BARS_HEIGHT,
         "table": _bars_table(title, months, series, totals),
-        "legend_title": "Change type, from the bottom of each bar up",
+        "legend_title": legend_title,
         "legend": tuple(LegendItem(label, _series_class(i)) for i, (label, _) in enumerate(series)),
     }
     if not any(totals):

@@ -108,7 +108,7 @@ def duration_rows(stats: dict, group_by: str) -> list[dict]:
 @login_required
 def pattern_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pattern = get_object_or_404(Pattern, pk=pk)
-    quarters = list(pattern.quarter_counts)
+    quarters = quarter_range(list(pattern.quarter_counts))
     context = {
         "nav": "patterns",
         "pattern": pattern,
@@ -119,11 +119,20 @@ def pattern_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "trend": charts.stacked_bar_chart(
             title="Members per quarter",
             months=quarters,
-            series=[("Incidents", [pattern.quarter_counts[q] for q in quarters])],
+            series=[("Incidents", [pattern.quarter_counts.get(q, 0) for q in quarters])],
+            legend_title="",  # one series: the title says what the bars count
         ),
         "emerging": pattern.support < settings.PATTERN_MIN_SUPPORT,
     }
     return render(request, "patterns/pattern_detail.html", context)
+
+
+def quarter_range(quarters: list[str]) -> list[str]:
+    """Every quarter from the first to the last given ("2012-Q1"), so gaps show as gaps."""
+    if not quarters:
+        return []
+    index = [int(q[:4]) * 4 + int(q[-1]) - 1 for q in quarters]
+    return [f"{i // 4}-Q{i % 4 + 1}" for i in range(min(index), max(index) + 1)]
 
 
 def attribute_links(attributes: list[str]) -> list[tuple[str, str]]:

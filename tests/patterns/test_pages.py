@@ -232,3 +232,10 @@ def test_demo_incident_page_shows_the_azure_rollout_combination(client, viewer):
 
     assert "Rollout not staged + Release process bypassed — 2 incidents" in page
     assert "recurred after 1 completed action item" in page
+
+
+def test_quarter_range_fills_the_gaps_between_members():
+    from patterns.views import quarter_range
+
+    assert quarter_range(["2012-Q4", "2013-Q3"]) == ["2012-Q4", "2013-Q1", "2013-Q2", "2013-Q3"]
+    assert quarter_range([]) == []
