@@ -17,8 +17,10 @@ Ranking::
   chance-level combinations from dominating merely because their attributes are common.
 * ``vendors``  — distinct vendors among the members (at least 1 in the formula): the same
   weakness at several companies is a lesson for the industry, not one company's quirk.
-* ``recency``  — 0.5 ** (age / HALF_LIFE), age = now - the last member's start (never
-  negative); a pattern without any dated member gets the weight of one half-life.
+* ``recency``  — (1 + 0.5 ** (age / HALF_LIFE)) / 2, age = now - the last member's start
+  (never negative): 1 for a pattern seen today, 3/4 two years on, never below 1/2. A
+  knowledge base of past outages must still rank a large old pattern above a small new
+  one, so recency only breaks near-ties; a pattern without any dated member gets 3/4.
 """
 
 from __future__ import annotations
@@ -233,9 +235,9 @@ def compute_lift(support: int, attribute_counts: list[int], total: int) -> float
 
 def recency_weight(last_seen: datetime | None, now: datetime) -> float:
     if last_seen is None:
-        return 0.5
+        return 0.75
     age = max(now - last_seen, timedelta(0))
-    return 0.5 ** (age / HALF_LIFE)
+    return (1 + 0.5 ** (age / HALF_LIFE)) / 2
 
 
 def compute_score(

@@ -97,3 +97,11 @@ class RelatedIncidentSerializer(serializers.Serializer):
 class RelatedIncidentsSerializer(serializers.Serializer):
     incident = serializers.CharField(help_text="The slug asked about.")
     results = RelatedIncidentSerializer(many=True)
+
+
+class RefreshSummarySerializer(serializers.Serializer):
+    patterns = serializers.IntegerField(help_text="Stored combinations (from 2 incidents up).")
+    new = serializers.IntegerField()
+    retired = serializers.IntegerField()
+    members = serializers.IntegerField()
+    recurrences = serializers.IntegerField(help_text="Vendor recurrences flagged.")

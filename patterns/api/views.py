@@ -13,6 +13,8 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,9 +22,11 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
 from config.rest import ApiPermission
+from patterns import services
 from patterns.api.serializers import (
     PatternDetailSerializer,
     PatternSerializer,
+    RefreshSummarySerializer,
     RelatedIncidentsSerializer,
 )
 from patterns.filtersets import PatternFilterSet
@@ -30,6 +34,7 @@ from patterns.mining import attribute_names
 from patterns.models import Pattern, PatternMember
 from patterns.related import cached_related_incidents
 from patterns.snapshot import empty_snapshot, latest_snapshot
+from postmortems import permissions
 from postmortems.models import Incident
 from postmortems.pagination import SortKey
 
@@ -78,6 +83,21 @@ class PatternViewSet(ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return PatternDetailSerializer if self.action == "retrieve" else PatternSerializer
+
+    @extend_schema(
+        summary="Recompute patterns, recurrences and metrics now (admins)",
+        description="Runs the same refresh the worker runs a minute after published "
+        "postmortems change and every night, and answers when it is done (up to a minute on "
+        "a large knowledge base). Useful right after a bulk import.",
+        request=None,
+        responses={200: RefreshSummarySerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def refresh(self, request: Request) -> Response:
+        if not permissions.is_admin(request.user):
+            raise PermissionDenied("Only admins start a refresh.")
+        summary = services.refresh_patterns()
+        return Response(RefreshSummarySerializer(summary).data)
 
     def get_serializer_context(self) -> dict:
         # Two queries for every attribute name on the page, not two per pattern.

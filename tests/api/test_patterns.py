@@ -191,3 +191,16 @@ def test_patterns_are_read_only(client_for, admin_user, knowledge_base):
     response = client_for(admin_user).post("/api/patterns/", {"key": "x"}, format="json")
 
     assert response.status_code == 405
+
+
+def test_admins_refresh_through_the_api_right_after_an_import(client_for, viewer, admin_user):
+    for n in range(3):
+        labelled(n, "ct:config-change", "cat:non-staged-rollout", vendor=f"v{n}")
+    assert client_for(viewer).post("/api/patterns/refresh/").status_code == 403
+
+    response = client_for(admin_user).post("/api/patterns/refresh/")
+
+    assert response.status_code == 200
+    assert response.json()["new"] == 1
+    keys = [p["key"] for p in client_for(viewer).get("/api/patterns/").json()["results"]]
+    assert keys == [UNSTAGED_CONFIG]

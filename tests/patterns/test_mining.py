@@ -185,11 +185,33 @@ def test_more_recent_pattern_outranks_same_support():
     assert ranked[0] == ("cat:hidden-dependency", "ct:schema-migration")
 
 
-def test_score_halves_every_two_years():
+def test_recency_fades_by_a_quarter_every_two_years_but_never_below_half():
     recent = compute_score(4, 3.0, 2, when(2016, 1), when(2016, 1))
     older = compute_score(4, 3.0, 2, when(2014, 1), when(2016, 1))
+    ancient = compute_score(4, 3.0, 2, when(1990, 1), when(2016, 1))
 
-    assert older == pytest.approx(recent / 2, rel=0.01)
+    assert older == pytest.approx(recent * 3 / 4, rel=0.01)
+    assert ancient == pytest.approx(recent / 2, rel=0.01)
+
+
+def test_a_large_old_pattern_outranks_a_small_recent_one():
+    # Six incidents, the last four years before NOW, against three from last year whose
+    # attributes are as common: recency only breaks near-ties.
+    for _ in range(30):
+        make_incident(())
+    for year in range(2008, 2014):
+        make_incident(("ct:os-upgrade", "cat:retry-storm"), vendor="a", started_at=when(year, 1))
+    for month in (1, 6, 11):
+        make_incident(
+            ("ct:schema-migration", "cat:hidden-dependency"), vendor="a",
+            started_at=when(2016, month),
+        )  # fmt: skip
+        make_incident(("ct:schema-migration",), started_at=when(2016, month))
+        make_incident(("cat:hidden-dependency",), started_at=when(2016, month))
+
+    ranked = [p.attributes for p in recurring_patterns(min_support=3, now=NOW)]
+
+    assert ranked[0] == ("cat:retry-storm", "ct:os-upgrade")
 
 
 def test_mining_issues_a_fixed_number_of_queries(planted, django_assert_num_queries):
