@@ -1,17 +1,29 @@
-"""The one write path for incidents: creation, edits under optimistic concurrency, vendors."""
+"""The one write path for incidents: creation, edits under optimistic concurrency, vendors,
+whole sets of factors and action items, and the taxonomy's terms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from postmortems.choices import ReviewActionKind, ReviewStatus
-from postmortems.models import Incident, IncidentVendor, ReviewAction, Vendor
+from postmortems import services_parts
+from postmortems.choices import ActionItemStatus, ReviewActionKind, ReviewStatus
+from postmortems.models import (
+    ActionItem,
+    Factor,
+    FailureCategory,
+    Incident,
+    IncidentVendor,
+    ReviewAction,
+    TaxonomyEntry,
+    Vendor,
+)
 
 
 class EditConflict(Exception):
@@ -38,6 +50,8 @@ class IncidentChanges:
     services: Iterable | None = None
     vendors: Iterable[Vendor] | None = None
     primary_vendor: Vendor | None = None
+    factors: Sequence[Mapping] | None = None
+    action_items: Sequence[Mapping] | None = None
 
 
 def unique_slug(title: str, started_at=None, *, exclude_id: int | None = None) -> str:
@@ -65,6 +79,8 @@ def create_incident(
     primary_vendor: Vendor | None = None,
     change_types: Iterable = (),
     services: Iterable = (),
+    factors: Sequence[Mapping] = (),
+    action_items: Sequence[Mapping] = (),
     **fields,
 ) -> Incident:
     """Create a postmortem after validating it as a whole; the author joins its authors."""
@@ -78,6 +94,10 @@ def create_incident(
     set_incident_vendors(incident=incident, vendors=vendors, primary=primary_vendor)
     if author is not None:
         incident.authors.add(author)
+    if factors:
+        replace_factors(incident=incident, factors=factors, user=author)
+    if action_items:
+        replace_action_items(incident=incident, items=action_items, user=author)
     return incident
 
 
@@ -109,6 +129,11 @@ def update_incident(
         set_incident_vendors(
             incident=incident, vendors=changes.vendors, primary=changes.primary_vendor
         )
+    # Under the same row lock and version bump: a part replaced here is part of this edit.
+    if changes.factors is not None:
+        replace_factors(incident=incident, factors=changes.factors, user=user)
+    if changes.action_items is not None:
+        replace_action_items(incident=incident, items=changes.action_items, user=user)
     return incident
 
 
@@ -120,12 +145,25 @@ def bump_version(incident: Incident) -> None:
 
 
 def changed_fields_since(incident: Incident, version: int) -> list[str]:
-    """Names of the fields whose value differs from what they were at ``version``."""
+    """Names of the fields whose value differs from what they were at ``version``
+    (``factors``, ``action_items`` when any of them was added, edited or removed since)."""
     then = incident.history.filter(version=version).order_by("-history_date").first()
     if then is None:
         return []
     now = incident.history.order_by("-history_date").first()
-    return [change.field for change in now.diff_against(then).changes]
+    changed = [change.field for change in now.diff_against(then).changes]
+    # Parts are written after the incident row in the same edit, so the parts an edit
+    # since ``version`` changed are the ones recorded from that edit's own record on.
+    next_edit = incident.history.filter(version__gt=version).order_by("history_date").first()
+    if next_edit is None:
+        return changed
+    for name, model in (("factors", Factor), ("action_items", ActionItem)):
+        since = model.history.filter(
+            incident_id=incident.id, history_date__gte=next_edit.history_date
+        )
+        if since.exists():
+            changed.append(name)
+    return changed
 
 
 def set_incident_vendors(
@@ -144,6 +182,153 @@ def set_incident_vendors(
         IncidentVendor.objects.update_or_create(
             incident=incident, vendor=vendor, defaults={"is_primary": vendor == primary}
         )
+
+
+# --- Whole sets of factors and action items ------------------------------------
+# Written as one list, as an import or an API client sends them. An item with an
+# ``id`` edits that row, so its history and the timeline events that evidence a
+# factor stay attached to it; an item without one is added; a row not listed is
+# removed. Callers that bump the version (create, update_incident) call these.
+
+FACTOR_DEFAULTS = {"description": ""}
+ACTION_ITEM_DEFAULTS = {
+    "owner": None,
+    "due_date": None,
+    "status": ActionItemStatus.OPEN,
+    "ticket_url": "",
+}
+
+
+@transaction.atomic
+def replace_factors(*, incident: Incident, factors: Sequence[Mapping], user=None) -> list[Factor]:
+    """Make ``factors`` the incident's factors; ``position`` defaults to the list order."""
+    current = {f.id: f for f in Factor.objects.filter(incident=incident)}
+    _check_ids(factors, current, path="factors", noun="factor")
+    listed = {item.get("id") for item in factors}
+    for factor in current.values():
+        if factor.id not in listed:
+            services_parts.delete_factor(factor=factor, user=user)
+    saved = []
+    for index, item in enumerate(factors):
+        fields = {**FACTOR_DEFAULTS, "position": index, **item}
+        factor = current.get(fields.pop("id", None))
+        with _errors_at("factors", index):
+            if factor is None:
+                factor = services_parts.add_factor(incident=incident, user=user, **fields)
+            elif _differs(factor, fields):
+                services_parts.update_factor(factor=factor, user=user, **fields)
+        saved.append(factor)
+    return saved
+
+
+@transaction.atomic
+def replace_action_items(
+    *, incident: Incident, items: Sequence[Mapping], user=None
+) -> list[ActionItem]:
+    """Make ``items`` the incident's action items. A done item sent without
+    ``completed_at`` keeps its earlier completion time, or is stamped now (as in the editor)."""
+    current = {i.id: i for i in ActionItem.objects.filter(incident=incident)}
+    _check_ids(items, current, path="action_items", noun="action item")
+    listed = {item.get("id") for item in items}
+    for action_item in current.values():
+        if action_item.id not in listed:
+            services_parts.delete_action_item(item=action_item, user=user)
+    saved = []
+    for index, item in enumerate(items):
+        fields = {**ACTION_ITEM_DEFAULTS, **item}
+        action_item = current.get(fields.pop("id", None))
+        # ActionItem.save() stamps a done item that has no completion time yet.
+        fields.setdefault("completed_at", action_item.completed_at if action_item else None)
+        with _errors_at("action_items", index):
+            if action_item is None:
+                action_item = services_parts.add_action_item(incident=incident, user=user, **fields)
+            elif _differs(action_item, fields):
+                services_parts.update_action_item(item=action_item, user=user, **fields)
+        saved.append(action_item)
+    return saved
+
+
+def _check_ids(
+    items: Sequence[Mapping], current: Mapping[int, models.Model], *, path: str, noun: str
+) -> None:
+    """Each ``id`` must name one of this incident's rows, and only once."""
+    errors, seen = {}, set()
+    for index, item in enumerate(items):
+        item_id = item.get("id")
+        if item_id is None:
+            continue
+        if item_id not in current:
+            errors[f"{path}.{index}.id"] = [f"This postmortem has no {noun} with id {item_id}."]
+        elif item_id in seen:
+            errors[f"{path}.{index}.id"] = [f"The {noun} with id {item_id} is listed twice."]
+        seen.add(item_id)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _differs(obj: models.Model, fields: Mapping) -> bool:
+    """Whether writing ``fields`` changes ``obj``: an unchanged row gets no history entry."""
+    for name, value in fields.items():
+        current = getattr(obj, obj._meta.get_field(name).attname)
+        if current != (value.pk if isinstance(value, models.Model) else value):
+            return True
+    return False
+
+
+@contextmanager
+def _errors_at(path: str, index: int) -> Iterator[None]:
+    """Name an item's validation errors by its place in the list (``factors.1.category``)."""
+    prefix = f"{path}.{index}"
+    try:
+        yield
+    except ValidationError as error:
+        if not hasattr(error, "error_dict"):
+            raise ValidationError({prefix: error.messages}) from error
+        raise ValidationError(
+            {
+                prefix if name == NON_FIELD_ERRORS else f"{prefix}.{name}": messages
+                for name, messages in error.message_dict.items()
+            }
+        ) from error
+
+
+# --- The taxonomy -------------------------------------------------------------
+
+
+@transaction.atomic
+def save_taxonomy_entry(*, entry: TaxonomyEntry) -> TaxonomyEntry:
+    """Add or edit a change type or failure category; a slug already in use is a field error."""
+    entry.full_clean()
+    if isinstance(entry, FailureCategory):
+        _check_not_under_itself(entry)
+    try:
+        # A savepoint, so that losing a race for the slug is the same field error
+        # rather than a broken transaction.
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError as error:
+        taken = type(entry).objects.filter(slug=entry.slug).exclude(pk=entry.pk)
+        if not taken.exists():
+            raise
+        raise ValidationError({"slug": f"The slug “{entry.slug}” is already in use."}) from error
+    return entry
+
+
+def _check_not_under_itself(category: FailureCategory) -> None:
+    """A category's parent must not be the category or one of its descendants."""
+    if category.pk is None or category.parent is None:
+        return  # a new category has no descendants yet
+    if category.parent.pk == category.pk:
+        raise ValidationError({"parent": "A category cannot be its own parent."})
+    seen: set[int] = set()
+    ancestor = category.parent
+    while ancestor is not None and ancestor.pk not in seen:
+        if ancestor.pk == category.pk:
+            raise ValidationError(
+                {"parent": f"“{category.parent.name}” is itself under “{category.name}”."}
+            )
+        seen.add(ancestor.pk)
+        ancestor = ancestor.parent
 
 
 # --- Review workflow ---------------------------------------------------------

@@ -6,16 +6,18 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from postmortems.choices import ReviewStatus
+from postmortems.choices import ActionItemStatus, ReviewStatus
+from postmortems.forms_parts import owner_candidates
 from postmortems.forms_vendors import derive_slug, slug_taken_message
 from postmortems.models import (
     MOMENTS,
@@ -29,13 +31,22 @@ from postmortems.models import (
     Source,
     Vendor,
 )
-from postmortems.services import IncidentChanges, create_incident, update_incident
+from postmortems.services import (
+    IncidentChanges,
+    create_incident,
+    save_taxonomy_entry,
+    update_incident,
+)
 from timeline.api.serializers import TimelineEventSerializer
 from timeline.choices import MOMENT_OF_KIND
 from timeline.services import record_moment_events
 
 READ_ONLY_PART = (
     "Read-only here: writes to the incident never change it (it has its own write paths)."
+)
+REPLACES_THE_SET = (
+    "A write replaces the whole list: an item with an `id` edits that one in place, an item "
+    "without adds one, and those left out are removed. Leave the key out to keep them as they are."
 )
 STATUS_MESSAGE = (
     "The status changes only through the review actions: POST /api/incidents/{slug}/submit/, "
@@ -69,23 +80,72 @@ class OptionalUrlField(serializers.CharField):
         return value
 
 
+class SlugLookupField(serializers.SlugRelatedField):
+    """A row named by its slug (or user name). PostgreSQL refuses to even compare a text
+    with a NUL character, so such a value is refused here as invalid, not as a server error."""
+
+    def to_internal_value(self, data: Any):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 # --- Reference data ---------------------------------------------------------------
 
 
-class ChangeTypeSerializer(serializers.ModelSerializer):
+class TaxonomyEntrySerializer(serializers.ModelSerializer):
+    """A term of the taxonomy. Its slug is a contract (imports, filters and factors name
+    terms by it), so it is chosen on creation and never changes."""
+
     class Meta:
-        model = ChangeType
         fields = ["slug", "name", "definition"]
-        read_only_fields = fields
+        extra_kwargs = {
+            # Checked in validate_slug, to name the term that has it.
+            "slug": {"validators": [], "help_text": "Chosen on creation; fixed after."},
+        }
+
+    def validate_slug(self, slug: str) -> str:
+        model = self.Meta.model
+        if self.instance is not None:
+            if slug != self.instance.slug:
+                raise serializers.ValidationError(
+                    "A slug cannot change: imports, filters and factors refer to it."
+                )
+            return slug
+        taken_by = model.objects.filter(slug=slug).first()
+        if taken_by is not None:
+            raise serializers.ValidationError(
+                f"The slug “{slug}” is already used by “{taken_by.name}”. Choose another."
+            )
+        return slug
+
+    def create(self, validated_data: dict) -> ChangeType | FailureCategory:
+        return save_taxonomy_entry(entry=self.Meta.model(**validated_data))
+
+    def update(self, instance, validated_data: dict) -> ChangeType | FailureCategory:
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return save_taxonomy_entry(entry=instance)
 
 
-class FailureCategorySerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+class ChangeTypeSerializer(TaxonomyEntrySerializer):
+    class Meta(TaxonomyEntrySerializer.Meta):
+        model = ChangeType
 
-    class Meta:
+
+class FailureCategorySerializer(TaxonomyEntrySerializer):
+    parent = SlugLookupField(
+        slug_field="slug",
+        queryset=FailureCategory.objects.all(),
+        required=False,
+        allow_null=True,
+        error_messages={"does_not_exist": "Unknown category “{value}”."},
+        help_text="Slug of the broader category this one refines; null for a top-level one.",
+    )
+
+    class Meta(TaxonomyEntrySerializer.Meta):
         model = FailureCategory
-        fields = ["slug", "name", "definition", "parent", "typical_role"]
-        read_only_fields = fields
+        fields = [*TaxonomyEntrySerializer.Meta.fields, "parent", "typical_role"]
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -146,7 +206,9 @@ class VendorSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"slug": [message]}) from exc
 
 
-# --- Parts of an incident (read-only here) ------------------------------------------
+# --- Parts of an incident ------------------------------------------------------------
+# Factors and action items read as objects and are written as a whole list (see
+# IncidentPartsField); the other parts are read-only here.
 
 
 class IncidentVendorSerializer(serializers.ModelSerializer):
@@ -180,6 +242,81 @@ class ActionItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def part_id_field(noun: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text=f"The id of one of this postmortem's {noun}s, to edit it in place (its "
+        f"history is kept); leave it out to add a new {noun}.",
+    )
+
+
+@extend_schema_serializer(component_name="Factor")  # documented as FactorRequest
+class FactorWriteSerializer(serializers.ModelSerializer):
+    """A factor as a request gives it."""
+
+    id = part_id_field("factor")
+    category = SlugLookupField(
+        slug_field="slug",
+        queryset=FailureCategory.objects.all(),
+        error_messages={"does_not_exist": "Unknown category “{value}”."},
+        help_text="A failure-category slug (see /api/categories/).",
+    )
+
+    class Meta:
+        model = Factor
+        fields = ["id", "role", "category", "description", "position"]
+        extra_kwargs = {
+            "position": {"help_text": "Order among the factors; defaults to the place in the list."}
+        }
+
+
+class OwnerField(SlugLookupField):
+    """An action item's owner by user name: an active account, or anyone who already owns
+    one of this incident's items (so that echoing a list back keeps a departed owner)."""
+
+    def get_queryset(self):
+        return owner_candidates(self.context.get("incident"))
+
+
+@extend_schema_serializer(component_name="ActionItem")  # documented as ActionItemRequest
+class ActionItemWriteSerializer(serializers.ModelSerializer):
+    """An action item as a request gives it."""
+
+    id = part_id_field("action item")
+    owner = OwnerField(
+        slug_field="username",
+        queryset=get_user_model().objects.all(),  # for the schema; see get_queryset
+        required=False,
+        allow_null=True,
+        error_messages={"does_not_exist": "No active user is called “{value}”."},
+        help_text="The owner's user name; null or left out for nobody yet.",
+    )
+    ticket_url = OptionalUrlField(required=False, allow_blank=True, max_length=1000)
+
+    class Meta:
+        model = ActionItem
+        fields = [
+            "id", "title", "type", "status", "owner", "due_date", "completed_at", "ticket_url",
+        ]  # fmt: skip
+        extra_kwargs = {
+            "completed_at": {
+                "help_text": "For done and won't-do items. A done item without it keeps its "
+                "earlier completion time, or gets the time of this write."
+            },
+        }
+
+    def validate(self, attrs: dict) -> dict:
+        # ActionItem.save() clears the time of an unfinished item: refuse it rather
+        # than drop it silently.
+        unfinished = (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS)
+        if attrs.get("completed_at") and attrs.get("status", ActionItemStatus.OPEN) in unfinished:
+            raise serializers.ValidationError(
+                {"completed_at": ["Only a done or won't-do item has a completion time."]}
+            )
+        return attrs
+
+
 class SourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Source
@@ -197,7 +334,7 @@ class IncidentVendorsField(serializers.Field):
         kwargs.setdefault("source", "incident_vendors")
         super().__init__(**kwargs)
         self.slugs = serializers.ListField(
-            child=serializers.SlugRelatedField(slug_field="slug", queryset=Vendor.objects.all())
+            child=SlugLookupField(slug_field="slug", queryset=Vendor.objects.all())
         )
 
     def to_representation(self, links) -> list:
@@ -228,6 +365,43 @@ class IncidentVendorsFieldExtension(OpenApiSerializerFieldExtension):
         )
 
 
+class IncidentPartsField(serializers.Field):
+    """An incident's factors or action items: objects in responses, and in requests a
+    whole list that replaces the set (each item validated, so errors name its place)."""
+
+    def __init__(
+        self,
+        *,
+        read: type[serializers.Serializer],
+        write: type[serializers.Serializer],
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.read, self.write = read, write
+
+    def to_representation(self, parts) -> list:
+        return self.read(parts.all(), many=True, context=self.context).data
+
+    def to_internal_value(self, data: Any) -> list[dict]:
+        # Validated by a list serializer of its own rather than a nested one: a nested
+        # serializer takes on the incident's PATCH partiality and would then let items
+        # through without their required fields.
+        context = {**self.context, "incident": self.parent.instance}
+        return self.write(many=True, context=context).run_validation(data)
+
+
+class IncidentPartsFieldExtension(OpenApiSerializerFieldExtension):
+    """Documents the write shape of factors and action items in requests, the read one in
+    responses."""
+
+    target_class = IncidentPartsField
+
+    def map_serializer_field(self, auto_schema, direction: str) -> dict:
+        serializer = self.target.write if direction == "request" else self.target.read
+        return build_array_type(auto_schema.resolve_serializer(serializer, direction).ref)
+
+
 @extend_schema_field({"type": "integer", "nullable": True, "readOnly": True})
 class SecondsField(serializers.Field):
     """A duration in whole seconds (null when a moment is unknown)."""
@@ -240,14 +414,15 @@ class SecondsField(serializers.Field):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    """A postmortem with its parts. Writes take its own fields, vendors and change types."""
+    """A postmortem with its parts. Writes take its own fields, vendors, change types,
+    factors and action items."""
 
     vendors = IncidentVendorsField(
         required=False,
         help_text="Responses: the vendors involved, primary first. Requests: vendor slugs "
         "(replaces the set; the current primary stays if it is still among them).",
     )
-    primary_vendor = serializers.SlugRelatedField(
+    primary_vendor = SlugLookupField(
         slug_field="slug",
         queryset=Vendor.objects.all(),
         required=False,
@@ -255,7 +430,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         help_text="Slug of the vendor whose outage this is; added to `vendors` if missing.",
     )
     services = ServiceSerializer(many=True, read_only=True, help_text=READ_ONLY_PART)
-    change_types = serializers.SlugRelatedField(
+    change_types = SlugLookupField(
         slug_field="slug",
         queryset=ChangeType.objects.all(),
         many=True,
@@ -268,8 +443,16 @@ class IncidentSerializer(serializers.ModelSerializer):
     timeline = TimelineEventSerializer(
         source="events", many=True, read_only=True, help_text=READ_ONLY_PART
     )
-    factors = FactorSerializer(many=True, read_only=True, help_text=READ_ONLY_PART)
-    action_items = ActionItemSerializer(many=True, read_only=True, help_text=READ_ONLY_PART)
+    factors = IncidentPartsField(
+        read=FactorSerializer,
+        write=FactorWriteSerializer,
+        help_text="Root causes, contributing and mitigating factors. " + REPLACES_THE_SET,
+    )
+    action_items = IncidentPartsField(
+        read=ActionItemSerializer,
+        write=ActionItemWriteSerializer,
+        help_text="Follow-ups. " + REPLACES_THE_SET,
+    )
     sources = SourceSerializer(many=True, read_only=True, help_text=READ_ONLY_PART)
     time_to_detect = SecondsField(help_text="Seconds from start to detection; null if unknown.")
     time_to_mitigate = SecondsField(help_text="Seconds from start to mitigation; null if unknown.")
@@ -350,6 +533,8 @@ class IncidentSerializer(serializers.ModelSerializer):
             vendors=data.pop("incident_vendors", ()),
             primary_vendor=data.pop("primary_vendor", None),
             change_types=data.pop("change_types", ()),
+            factors=data.pop("factors", ()),
+            action_items=data.pop("action_items", ()),
             **data,
         )
         # As in the editor: each moment given becomes a timeline event, so the
@@ -381,11 +566,15 @@ def incident_changes(incident: Incident, data: dict) -> IncidentChanges:
         current = next((link.vendor for link in links if link.is_primary), None)
         primary = current if current in vendors else None
     change_types = data.pop("change_types", None)
+    factors = data.pop("factors", None)
+    action_items = data.pop("action_items", None)
     return IncidentChanges(
         fields=data,
         change_types=change_types,
         vendors=vendors,
         primary_vendor=None if primary is UNSET else primary,
+        factors=factors,
+        action_items=action_items,
     )
 
 

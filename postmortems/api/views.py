@@ -1,4 +1,4 @@
-"""The postmortem API: incidents with their review actions, vendors, and the taxonomy.
+"""The postmortem API: incidents with their parts and review actions, vendors, the taxonomy.
 
 Thin views: who may do what is ``postmortems.permissions``; writes are
 ``postmortems.services``; ``get_queryset`` loads everything a page shows in a
@@ -24,7 +24,7 @@ from rest_framework.permissions import BasePermission, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.viewsets import GenericViewSet, ReadOnlyModelViewSet
+from rest_framework.viewsets import GenericViewSet
 
 from config.rest import ERROR_REF, ApiPermission, PreconditionRequired
 from postmortems import permissions, services
@@ -119,6 +119,13 @@ class VendorPermission(DjangoModelPermissions):
     message = "Only authors, reviewers and admins add or change vendors."
 
 
+class TaxonomyPermission(DjangoModelPermissions):
+    """Everyone signed in reads the taxonomy; adding or changing a term needs the model
+    permission (admins have it)."""
+
+    message = "Only admins add or change the taxonomy's terms."
+
+
 # --- Incidents ----------------------------------------------------------------------
 
 
@@ -166,8 +173,10 @@ VERSION_ERRORS = {
     412: OpenApiResponse(ERROR_REF, "The If-Match version is stale; nothing was changed."),
     428: OpenApiResponse(ERROR_REF, "Neither If-Match nor `version` was sent."),
 }
-READ_ONLY_NOTE = (
-    "Nested parts (timeline, factors, action items, sources, services) are read-only here."
+PARTS_NOTE = (
+    "`factors` and `action_items`, when sent, replace the incident's lists in the same "
+    "transaction: one invalid item refuses the whole write, and nothing is saved. The timeline, "
+    "sources and services are read-only here."
 )
 
 
@@ -176,18 +185,18 @@ READ_ONLY_NOTE = (
     retrieve=extend_schema(summary="One postmortem, with its parts", parameters=[ETAG_HEADER]),
     create=extend_schema(
         summary="Write a new postmortem (a draft, authored by you)",
-        description="Moments given become timeline events. " + READ_ONLY_NOTE,
+        description="Moments given become timeline events. " + PARTS_NOTE,
         parameters=[ETAG_HEADER],
     ),
     update=extend_schema(
         summary="Replace a postmortem's fields",
-        description=VERSION_REQUIRED + " Status and moments cannot change here. " + READ_ONLY_NOTE,
+        description=VERSION_REQUIRED + " Status and moments cannot change here. " + PARTS_NOTE,
         parameters=[IF_MATCH_HEADER, ETAG_HEADER],
         responses={200: IncidentSerializer, **VERSION_ERRORS},
     ),
     partial_update=extend_schema(
         summary="Change some of a postmortem's fields",
-        description=VERSION_REQUIRED + " Status and moments cannot change here. " + READ_ONLY_NOTE,
+        description=VERSION_REQUIRED + " Status and moments cannot change here. " + PARTS_NOTE,
         parameters=[IF_MATCH_HEADER, ETAG_HEADER],
         responses={200: IncidentSerializer, **VERSION_ERRORS},
     ),
@@ -338,12 +347,27 @@ class VendorViewSet(
     lookup_field = "slug"
 
 
+TAXONOMY_WRITE_NOTE = "Admins only. The slug is chosen on creation and never changes."
+
+
 @extend_schema_view(
     list=extend_schema(summary="List change types"),
     retrieve=extend_schema(summary="One change type"),
+    create=extend_schema(summary="Add a change type", description=TAXONOMY_WRITE_NOTE),
+    update=extend_schema(summary="Replace a change type's fields", description=TAXONOMY_WRITE_NOTE),
+    partial_update=extend_schema(
+        summary="Change some of a change type's fields", description=TAXONOMY_WRITE_NOTE
+    ),
 )
-class ChangeTypeViewSet(ReadOnlyModelViewSet):
+class ChangeTypeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    GenericViewSet,
+):
     serializer_class = ChangeTypeSerializer
+    permission_classes = [ApiPermission, TaxonomyPermission]
     queryset = ChangeType.objects.all()
     sort_keys = BY_NAME
     lookup_field = "slug"
@@ -352,9 +376,23 @@ class ChangeTypeViewSet(ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(summary="List failure categories"),
     retrieve=extend_schema(summary="One failure category"),
+    create=extend_schema(summary="Add a failure category", description=TAXONOMY_WRITE_NOTE),
+    update=extend_schema(
+        summary="Replace a failure category's fields", description=TAXONOMY_WRITE_NOTE
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a failure category's fields", description=TAXONOMY_WRITE_NOTE
+    ),
 )
-class FailureCategoryViewSet(ReadOnlyModelViewSet):
+class FailureCategoryViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    GenericViewSet,
+):
     serializer_class = FailureCategorySerializer
+    permission_classes = [ApiPermission, TaxonomyPermission]
     queryset = FailureCategory.objects.select_related("parent")
     sort_keys = BY_NAME
     lookup_field = "slug"

@@ -1,4 +1,4 @@
-"""Vendors (read and write) and the taxonomy (read-only), all named by slug."""
+"""Vendors (read and write) and reading the taxonomy, all named by slug."""
 
 import pytest
 from django.urls import reverse
@@ -82,11 +82,3 @@ def test_categories_show_their_parent_and_typical_role(client_for, viewer):
 
     assert body["parent"] == child.parent.slug
     assert body["typical_role"] == child.typical_role
-
-
-def test_the_taxonomy_is_read_only(client_for, admin_user):
-    response = client_for(admin_user).post(
-        reverse("postmortems-api:change-type-list"), {"slug": "new", "name": "New"}
-    )
-
-    assert response.status_code == 405
