@@ -30,11 +30,14 @@ class AttributeListField(forms.Field):
             prefix = next((p for p in VOCABULARIES if attribute.startswith(p)), None)
             if prefix is None:
                 raise ValidationError(
-                    f"“{attribute}” is not an attribute: use ct:<change type> or cat:<category>."
+                    "“%(value)s” is not an attribute: use ct:<change type> or cat:<category>.",
+                    params={"value": attribute},
                 )
             slug = attribute.removeprefix(prefix)
             if not VOCABULARIES[prefix].objects.filter(slug=slug).exists():
-                raise ValidationError(f"No change type or category “{attribute}”.")
+                raise ValidationError(
+                    "No change type or category “%(value)s”.", params={"value": attribute}
+                )
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -47,7 +50,8 @@ class AttributeFilter(django_filters.Filter):
 
 def vendor_exists(slug: str) -> None:
     if not Vendor.objects.filter(slug=slug).exists():
-        raise ValidationError(f"No vendor with the slug “{slug}”.")
+        # Input goes in params: django-filter %-formats every message.
+        raise ValidationError("No vendor with the slug “%(slug)s”.", params={"slug": slug})
 
 
 class PatternFilterSet(django_filters.FilterSet):

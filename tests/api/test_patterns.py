@@ -204,3 +204,12 @@ def test_admins_refresh_through_the_api_right_after_an_import(client_for, viewer
     assert response.json()["new"] == 1
     keys = [p["key"] for p in client_for(viewer).get("/api/patterns/").json()["results"]]
     assert keys == [UNSTAGED_CONFIG]
+
+
+def test_percent_signs_in_filters_are_reported_not_crashed_on(client_for, viewer, knowledge_base):
+    response = client_for(viewer).get("/api/patterns/", {"vendor": "%Y-%m", "attribute": "%s"})
+
+    assert response.status_code == 400
+    fields = error_of(response)["fields"]
+    assert fields["vendor"] == ["No vendor with the slug “%Y-%m”."]
+    assert "“%s” is not an attribute" in fields["attribute"][0]

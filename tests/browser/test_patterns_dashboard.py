@@ -14,9 +14,11 @@ def test_the_demo_dashboard_draws_its_charts_and_leads_to_the_pattern(new_page, 
     violations = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text or "Refused" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused" in message.text
+            else None
+        ),
     )
     sign_in(page, "viewer")
 
@@ -41,8 +43,10 @@ def test_the_demo_dashboard_draws_its_charts_and_leads_to_the_pattern(new_page, 
     page.get_by_role("button", name="Show").click()
     page.get_by_role("link", name="Rollout not staged + Release process bypassed").click()
 
-    assert page.get_by_role("heading", level=1).inner_text().startswith(
-        "Rollout not staged + Release process bypassed — 2 incidents"
+    assert (
+        page.get_by_role("heading", level=1)
+        .inner_text()
+        .startswith("Rollout not staged + Release process bypassed — 2 incidents")
     )
     assert page.get_by_text("Recurred after 1 completed action item").is_visible()
     assert violations == []
