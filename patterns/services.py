@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -15,9 +17,9 @@ from patterns.models import Pattern, PatternMember, RelatedList, StatsSnapshot
 from postmortems.choices import ActionItemStatus
 from postmortems.models import ActionItem, Incident
 
-# Related lists of this many recently changed incidents are recomputed by each refresh,
-# so the postmortems people are reading now are served from the cache at once.
-WARM_RELATED = 200
+# Related lists of this many recently changed incidents are recomputed after each refresh
+# (a task of its own), so the postmortems people are reading now are served from the cache.
+WARM_RELATED = 50
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,7 @@ def refresh_patterns(
         min_support=min_support or mining_support(), max_size=max_size, now=now
     )
     stats = snapshot.build_snapshot(now)
-    summary = _store(mined, stats, now)
-    warm_related_lists(WARM_RELATED)
-    return summary
+    return _store(mined, stats, now)
 
 
 def mining_support() -> int:
@@ -68,7 +68,6 @@ def _store(mined: list[MinedPattern], stats: dict, now: datetime) -> RefreshSumm
         cursor.execute(f"LOCK TABLE {Pattern._meta.db_table} IN EXCLUSIVE MODE")
     patterns, new, retired = _upsert_patterns(mined, now)
     members = _sync_members(patterns, mined, now)
-    _count_prior_completed_actions()
     window = timedelta(days=settings.PATTERN_RECURRENCE_DAYS)
     recurrences = recurrence.store_vendor_recurrences(window)
     StatsSnapshot.objects.all().delete()
@@ -92,15 +91,59 @@ def _upsert_patterns(mined: list[MinedPattern], now: datetime) -> tuple[list[Pat
         rows.append(row)
     created = [row for row in rows if row.pk is None]
     updated = [row for row in rows if row.pk is not None]
-    Pattern.objects.bulk_create(created, batch_size=500)
-    Pattern.objects.bulk_update(updated, UPDATED_FIELDS, batch_size=500)
+    Pattern.objects.bulk_create(created, batch_size=1000)
+    _update_patterns(updated)
     return rows, len(created), retired
 
 
-UPDATED_FIELDS = [
-    "title", "attributes", "support", "lift", "vendor_count", "vendors", "score",
-    "first_seen", "last_seen", "quarter_counts", "computed_at",
-]  # fmt: skip
+def _update_patterns(rows: list[Pattern]) -> None:
+    """Write the derived columns of existing patterns in one statement.
+
+    ``bulk_update`` builds a CASE per column over every row, which grows slow with thousands
+    of patterns; a COPY into a temporary table and one UPDATE … FROM stays linear.
+    """
+    table = Pattern._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS updated_pattern")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE updated_pattern (id bigint, data jsonb) ON COMMIT DROP"
+        )
+        with cursor.copy("COPY updated_pattern (id, data) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((row.pk, json.dumps(_columns(row), cls=DjangoJSONEncoder)))
+        cursor.execute(
+            f"""
+            UPDATE {table} p SET
+                title = u.data->>'title',
+                attributes = ARRAY(SELECT jsonb_array_elements_text(u.data->'attributes')),
+                support = (u.data->>'support')::int,
+                lift = (u.data->>'lift')::float8,
+                vendor_count = (u.data->>'vendor_count')::int,
+                vendors = ARRAY(SELECT jsonb_array_elements_text(u.data->'vendors')),
+                score = (u.data->>'score')::float8,
+                first_seen = (u.data->>'first_seen')::timestamptz,
+                last_seen = (u.data->>'last_seen')::timestamptz,
+                quarter_counts = u.data->'quarter_counts',
+                computed_at = (u.data->>'computed_at')::timestamptz
+            FROM updated_pattern u WHERE u.id = p.id
+            """
+        )
+
+
+def _columns(row: Pattern) -> dict:
+    return {
+        "title": row.title,
+        "attributes": row.attributes,
+        "support": row.support,
+        "lift": row.lift,
+        "vendor_count": row.vendor_count,
+        "vendors": row.vendors,
+        "score": row.score,
+        "first_seen": row.first_seen,
+        "last_seen": row.last_seen,
+        "quarter_counts": row.quarter_counts,
+        "computed_at": row.computed_at,
+    }
 
 
 def _fill(row: Pattern, pattern: MinedPattern, computed_at: datetime) -> None:
@@ -118,27 +161,43 @@ def _fill(row: Pattern, pattern: MinedPattern, computed_at: datetime) -> None:
 
 
 def _sync_members(patterns: list[Pattern], mined: list[MinedPattern], now: datetime) -> int:
-    """Make the member rows match; a member that stays keeps its ``joined_at``."""
+    """Make the member rows match; a member that stays keeps its ``joined_at``.
+
+    The wanted rows, with their prior completed actions, are built in a temporary table
+    first, so the real table sees only the rows that change: on a large knowledge base
+    rewriting every membership on every refresh would dominate the run.
+    """
     table = PatternMember._meta.db_table
     with connection.cursor() as cursor:
         # ON COMMIT DROP cleans up; the DROP covers a refresh nested in an outer transaction.
-        cursor.execute("DROP TABLE IF EXISTS wanted_member")
+        cursor.execute("DROP TABLE IF EXISTS wanted_member_ids")
         cursor.execute(
-            "CREATE TEMPORARY TABLE wanted_member (pattern_id bigint, incident_id bigint) "
+            "CREATE TEMPORARY TABLE wanted_member_ids (pattern_id bigint, incident_id bigint) "
             "ON COMMIT DROP"
         )
         # COPY: a large knowledge base has millions of memberships.
-        with cursor.copy("COPY wanted_member (pattern_id, incident_id) FROM STDIN") as copy:
+        with cursor.copy("COPY wanted_member_ids (pattern_id, incident_id) FROM STDIN") as copy:
             for row, pattern in zip(patterns, mined, strict=True):
                 for incident_id in pattern.members:
                     copy.write_row((row.pk, incident_id))
+        cursor.execute("DROP TABLE IF EXISTS wanted_member")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE wanted_member ON COMMIT DROP AS {_PRIOR_SQL}",
+            [ActionItemStatus.DONE.value],
+        )
+        cursor.execute("ANALYZE wanted_member")
         cursor.execute(
             f"DELETE FROM {table} m WHERE NOT EXISTS (SELECT 1 FROM wanted_member w "
             "WHERE w.pattern_id = m.pattern_id AND w.incident_id = m.incident_id)"
         )
         cursor.execute(
+            f"UPDATE {table} m SET prior_completed_actions = w.prior FROM wanted_member w "
+            "WHERE w.pattern_id = m.pattern_id AND w.incident_id = m.incident_id "
+            "AND m.prior_completed_actions <> w.prior"
+        )
+        cursor.execute(
             f"INSERT INTO {table} (pattern_id, incident_id, joined_at, prior_completed_actions) "
-            "SELECT pattern_id, incident_id, %s, 0 FROM wanted_member "
+            "SELECT pattern_id, incident_id, %s, prior FROM wanted_member "
             "ON CONFLICT (pattern_id, incident_id) DO NOTHING",
             [now],
         )
@@ -146,39 +205,28 @@ def _sync_members(patterns: list[Pattern], mined: list[MinedPattern], now: datet
         return cursor.fetchone()[0]
 
 
-def _count_prior_completed_actions() -> None:
-    """Per member, the done action items of the pattern's members that started earlier.
-
-    Completion dates are not compared with the recurrence's start: action items of
-    postmortems written after the fact are often ticked off long after the fix shipped.
-    A member without a start cannot be placed in time and gets 0.
-    """
-    members = PatternMember._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH done AS (
-                SELECT incident_id, count(*) AS n FROM {ActionItem._meta.db_table}
-                WHERE status = %s GROUP BY incident_id
-            ),
-            prior AS (
-                SELECT m.id, CASE WHEN i.started_at IS NULL THEN 0 ELSE coalesce(sum(
-                    coalesce(done.n, 0)) OVER (
-                        PARTITION BY m.pattern_id ORDER BY i.started_at
-                        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP
-                    ), 0) END AS n
-                FROM {members} m
-                JOIN {Incident._meta.db_table} i ON i.id = m.incident_id
-                LEFT JOIN done ON done.incident_id = m.incident_id
-            )
-            UPDATE {members} m SET prior_completed_actions = prior.n
-            FROM prior WHERE prior.id = m.id AND m.prior_completed_actions <> prior.n
-            """,
-            [ActionItemStatus.DONE.value],
-        )
+# Per member, the done action items of the pattern's members that started earlier ("did
+# the fix work?"). Completion dates are not compared with the recurrence's start: action
+# items of postmortems written after the fact are often ticked off long after the fix
+# shipped. A member without a start cannot be placed in time and gets 0; members starting
+# at the same moment do not count each other's (EXCLUDE GROUP).
+_PRIOR_SQL = f"""
+    WITH done AS (
+        SELECT incident_id, count(*) AS n FROM {ActionItem._meta.db_table}
+        WHERE status = %s GROUP BY incident_id
+    )
+    SELECT w.pattern_id, w.incident_id,
+           CASE WHEN i.started_at IS NULL THEN 0 ELSE coalesce(sum(coalesce(done.n, 0)) OVER (
+               PARTITION BY w.pattern_id ORDER BY i.started_at
+               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP
+           ), 0) END AS prior
+    FROM wanted_member_ids w
+    JOIN {Incident._meta.db_table} i ON i.id = w.incident_id
+    LEFT JOIN done ON done.incident_id = w.incident_id
+"""
 
 
-def warm_related_lists(limit: int) -> int:
+def warm_related_lists(limit: int = WARM_RELATED) -> int:
     """Compute and cache the related lists of the most recently changed published incidents."""
     recent = Incident.objects.published().order_by("-updated_at", "-id")[:limit]
     for incident in recent:

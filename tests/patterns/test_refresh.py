@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from patterns import services, signals, tasks
-from patterns.models import Pattern, StatsSnapshot
+from patterns.models import Pattern, RelatedList, StatsSnapshot
 from patterns.snapshot import latest_snapshot
 from postmortems.choices import ReviewStatus
 from postmortems.models import ChangeType, FailureCategory
@@ -58,7 +58,9 @@ def test_draft_edits_do_not_refresh(scheduled, django_capture_on_commit_callback
     assert scheduled == []
 
 
-def test_the_task_rebuilds_the_pattern_tables():
+def test_the_task_rebuilds_the_pattern_tables_then_queues_the_related_warm_up(monkeypatch):
+    warmups = []
+    monkeypatch.setattr(tasks.warm_related_lists, "delay", lambda: warmups.append(True))
     config = ChangeType.objects.get(slug="config-change")
     unstaged = FailureCategory.objects.get(slug="non-staged-rollout")
     for _ in range(3):
@@ -70,6 +72,18 @@ def test_the_task_rebuilds_the_pattern_tables():
 
     assert "1 patterns" in summary
     assert Pattern.objects.get().key == "cat:non-staged-rollout+ct:config-change"
+    assert warmups == [True]
+
+
+def test_the_warm_up_caches_the_latest_published_incidents_related_lists():
+    incidents = [IncidentFactory(title="Certificate expired") for _ in range(3)]
+    IncidentFactory(title="Draft certificate expired", status=ReviewStatus.DRAFT)
+
+    assert tasks.warm_related_lists() == "3 related lists cached"
+
+    cached = dict(RelatedList.objects.values_list("incident_id", "items"))
+    assert set(cached) == {i.pk for i in incidents}
+    assert len(cached[incidents[0].pk]) == 2
 
 
 def test_the_refresh_stores_the_statistics_pages_read():
