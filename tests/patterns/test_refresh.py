@@ -117,3 +117,19 @@ def test_the_refresh_stores_the_statistics_pages_read():
     assert StatsSnapshot.objects.count() == 1
     services.refresh_patterns()
     assert StatsSnapshot.objects.count() == 1
+
+
+def test_the_command_refreshes_and_reports(capsys):
+    from django.core.management import call_command
+
+    config = ChangeType.objects.get(slug="config-change")
+    for _ in range(3):
+        IncidentFactory().change_types.add(config)
+        FactorFactory(incident=IncidentFactory())
+
+    call_command("refresh_patterns", "--no-warm")
+
+    out = capsys.readouterr().out
+    assert "patterns (" in out and " s" in out
+    assert "related lists" not in out
+    assert StatsSnapshot.objects.get().data["published"] == 6

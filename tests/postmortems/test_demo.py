@@ -111,3 +111,14 @@ def test_load_demo_command_reports_what_it_created(capsys):
     call_command("load_demo")
 
     assert "Demo: 5 created, 0 already present." in capsys.readouterr().out
+
+
+def test_loading_the_demo_computes_its_patterns_at_once(capsys):
+    from patterns.models import Pattern
+
+    call_command("load_demo")
+
+    assert "related lists cached" in capsys.readouterr().out
+    assert Pattern.objects.filter(
+        key="cat:non-staged-rollout+cat:release-process-bypassed"
+    ).exists()

@@ -1,3 +1,4 @@
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from postmortems.demo.loader import load_demo
@@ -26,3 +27,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo: {len(result.created)} created, {len(result.unchanged)} already present."
         )
+        if result.created:
+            # So that the Patterns page has something to show before the worker's first run.
+            call_command("refresh_patterns")
