@@ -209,17 +209,20 @@ def _sync_members(patterns: list[Pattern], mined: list[MinedPattern], now: datet
 # the fix work?"). Completion dates are not compared with the recurrence's start: action
 # items of postmortems written after the fact are often ticked off long after the fix
 # shipped. A member without a start cannot be placed in time and gets 0; members starting
-# at the same moment do not count each other's (EXCLUDE GROUP).
+# at the same moment do not count each other's.
 _PRIOR_SQL = f"""
     WITH done AS (
         SELECT incident_id, count(*) AS n FROM {ActionItem._meta.db_table}
         WHERE status = %s GROUP BY incident_id
     )
     SELECT w.pattern_id, w.incident_id,
-           CASE WHEN i.started_at IS NULL THEN 0 ELSE coalesce(sum(coalesce(done.n, 0)) OVER (
-               PARTITION BY w.pattern_id ORDER BY i.started_at
-               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP
-           ), 0) END AS prior
+           CASE WHEN i.started_at IS NULL THEN 0 ELSE
+               -- Everything up to and including this start, minus this start's own group.
+               -- (A frame with EXCLUDE GROUP says the same but is recomputed row by row:
+               -- quadratic in a pattern's size.)
+               sum(coalesce(done.n, 0)) OVER (PARTITION BY w.pattern_id ORDER BY i.started_at)
+               - sum(coalesce(done.n, 0)) OVER (PARTITION BY w.pattern_id, i.started_at)
+           END AS prior
     FROM wanted_member_ids w
     JOIN {Incident._meta.db_table} i ON i.id = w.incident_id
     LEFT JOIN done ON done.incident_id = w.incident_id
