@@ -8,8 +8,8 @@ default they use a dedicated ``hindsight_bench`` database on the server the proj
 from __future__ import annotations
 
 import os
-import resource
 import sys
+import warnings
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -44,7 +44,10 @@ def _embedded_server_url() -> str:
     from config.embedded_postgres import ensure_server
 
     data_dir = (ROOT / os.environ.get("HINDSIGHT_DATA_DIR", "var")).resolve()
-    server = ensure_server(str(data_dir / "pgdata"))
+    with warnings.catch_warnings():
+        # pgserver asks for a runtime folder; without XDG_RUNTIME_DIR it warns and uses /tmp.
+        warnings.simplefilter("ignore")
+        server = ensure_server(str(data_dir / "pgdata"))
     return f"postgres://postgres@{quote(server['host'], safe='')}:{server['port']}/postgres"
 
 
@@ -79,8 +82,3 @@ def migrate() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

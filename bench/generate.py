@@ -9,7 +9,7 @@ patterns are planted with a known size (see ``PLANTS``); each uses a failure cat
 no other incident carries, so its support is exactly the number of incidents planted.
 
 Rows are loaded with COPY into the schema the migrations built, indexes included, in one
-transaction per batch; a second thread builds the next batch while PostgreSQL ingests one.
+transaction per batch: a thread builds batches while two connections (``--jobs``) load them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import common
@@ -128,7 +129,7 @@ class Zipf:
         self.items = items
         self.cum_weights = list(_accumulate(1 / (r + 1) ** exponent for r in range(len(items))))
 
-    def draw(self, rng: random.Random):
+    def draw(self, rng: random.Random) -> Any:
         return rng.choices(self.items, cum_weights=self.cum_weights)[0]
 
 
@@ -411,7 +412,16 @@ class KnowledgeBase:
             factors.append(("mitigating", self.contrib_zipf.draw(rng)))
         return factors
 
-    def incident_row(self, pk, vendor, m: Moments, published, imported, created, updated):
+    def incident_row(
+        self,
+        pk: int,
+        vendor: Vendor,
+        m: Moments,
+        published: bool,
+        imported: bool,
+        created: datetime,
+        updated: datetime,
+    ) -> tuple:
         rng = self.rng
         service = self.service_name(vendor)
         region = rng.choice(words.REGIONS)
@@ -471,7 +481,9 @@ class KnowledgeBase:
         first, second = self.rng.sample(words.ANALYSIS_PHRASES, 2)
         return f"{first} {second} The {self.term_zipf.draw(self.rng)} behaved as designed."
 
-    def links(self, out, pk: int, vendor: Vendor, change_types, single_vendor: bool) -> None:
+    def links(
+        self, out: dict, pk: int, vendor: Vendor, change_types: list[str], single_vendor: bool
+    ) -> None:
         rng = self.rng
         out["postmortems_incidentvendor"].append((pk, vendor.id, True))
         if not single_vendor and rng.random() < 0.25:
@@ -484,7 +496,9 @@ class KnowledgeBase:
         for service_id in rng.sample(vendor.services, min(count, len(vendor.services))):
             out["postmortems_incident_services"].append((pk, service_id))
 
-    def events(self, out, pk, m: Moments, source: str, created, has_change: bool) -> None:
+    def events(
+        self, out: dict, pk: int, m: Moments, source: str, created: datetime, has_change: bool
+    ) -> None:
         rng = self.rng
         timed = [("impact_start", m.started)]
         if has_change and rng.random() < 0.6:
@@ -507,7 +521,7 @@ class KnowledgeBase:
                 (pk, moment, kind, text, "markdown", source, external, position, created, created)
             )
 
-    def action_items(self, out, pk: int, m: Moments, created: datetime) -> None:
+    def action_items(self, out: dict, pk: int, m: Moments, created: datetime) -> None:
         rng = self.rng
         if rng.random() >= 0.4:
             return
@@ -544,7 +558,9 @@ def make_plan(scale: float, vendors: list[Vendor], first_id: int, seed: int) -> 
     unpublished = round(published * UNPUBLISHED_SHARE)
     total = published + unpublished
     sizes = [(p, *plant_size(p, scale, len(vendors))) for p in PLANTS]
-    chosen = rng.sample(range(total), unpublished + sum(m for _, m, _ in sizes))
+    if (planted := sum(members for _, members, _ in sizes)) > published:
+        raise SystemExit(f"--scale is too small: the plants alone need {planted} incidents.")
+    chosen = rng.sample(range(total), unpublished + planted)
     drafts, rest = frozenset(chosen[:unpublished]), iter(chosen[unpublished:])
     plants = {}
     for plant, members, vendor_count in sizes:

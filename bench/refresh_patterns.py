@@ -38,8 +38,6 @@ PATTERN_TABLES = (
     "patterns_pattern", "patterns_patternmember", "patterns_vendorrecurrence",
     "patterns_relatedlist", "patterns_statssnapshot",
 )  # fmt: skip
-
-
 RELATED_CALLS = "warm related lists / related_incidents"
 # Phases whose result nothing later in the refresh needs: with a statement timeout they run in
 # a savepoint, and a cancelled one is reported and skipped.
@@ -83,7 +81,6 @@ class Statement:
     phase: str
     calls: int = 0
     seconds: float = 0.0
-    slowest: float = 0.0
     plan: str = ""
     plan_seconds: float = 0.0
 
@@ -153,7 +150,6 @@ class Recorder:
         entry = self.statements.setdefault(key, Statement(text, phase))
         entry.calls += 1
         entry.seconds += seconds
-        entry.slowest = max(entry.slowest, seconds)
         if plan_seconds >= entry.plan_seconds:
             entry.plan, entry.plan_seconds = plan, plan_seconds
 
@@ -196,6 +192,8 @@ def explain(connection, sql: str, params) -> tuple[str, float]:
 
 def instrument(recorder: Recorder) -> None:
     """Wrap the functions ``refresh_patterns`` reaches, where it looks them up."""
+    from django.db import connection
+
     from patterns import metrics, mining, related, services, snapshot, trends
 
     wrap = [
@@ -221,6 +219,9 @@ def instrument(recorder: Recorder) -> None:
         "monthly_counts_by_change_type", "vendor_category_matrix",
     ):  # fmt: skip
         wrap.append((metrics, name, name))
+    # The end of the storing transaction, where PostgreSQL checks the deferred foreign keys
+    # of every row written; no statement of Django's shows it.
+    wrap.append((connection, "commit", "commit"))
     for module, attribute, label in wrap:
         # The patterns code evolves: a function it no longer has is simply not timed.
         original = getattr(module, attribute, None)
@@ -233,7 +234,7 @@ def instrument(recorder: Recorder) -> None:
 
 
 def code_version() -> str:
-    """The commit of ``patterns/`` and its uncommitted changes, so results name their code."""
+    """The last commit to ``patterns/`` and any uncommitted changes, so results name their code."""
     import hashlib
     import subprocess
 
@@ -241,7 +242,7 @@ def code_version() -> str:
         result = subprocess.run(["git", *args], cwd=common.ROOT, capture_output=True, text=True)
         return result.stdout.rstrip("\n")
 
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    commit = git("log", "-1", "--format=%h", "--", "patterns") or "unknown"
     changed = git("status", "--porcelain", "--", "patterns").splitlines()
     if not changed:
         return f"patterns/ at {commit}"
@@ -481,7 +482,8 @@ def main() -> None:
             raise SystemExit("The bench database has no incidents: run bench/generate first.")
         if not args.keep:
             cursor.execute(f"TRUNCATE {', '.join(PATTERN_TABLES)}")
-    print(f"{published:,} published incidents; {args.runs} runs; {code_version()}")
+    runs = f"{args.runs} run{'s' if args.runs != 1 else ''}"
+    print(f"{published:,} published incidents; {runs}; {code_version()}")
     results = []
     for n in range(1, args.runs + 1):
         results.append(run(f"run {n}", False, args))
