@@ -270,6 +270,8 @@ class Incident(models.Model):
         permissions = [("review_incident", "Can publish postmortems or send them back")]
         indexes = [
             GinIndex(fields=["search_vector"], name="incident_search_vector_gin"),
+            # The weekly digest's "published this week" and its week-by-week counts.
+            models.Index(fields=["published_at"], name="incident_published_at"),
         ]
         constraints = [
             *moment_order_constraints(),
@@ -295,10 +297,26 @@ class Incident(models.Model):
                 name="incident_regions_affected_within_total",
                 violation_error_message="Regions affected cannot exceed the regions in total.",
             ),
+            # The weekly digest finds "published this week" by this time, so every path
+            # that publishes (review, import, demo, API) must leave it set.
+            models.CheckConstraint(
+                condition=~Q(status=ReviewStatus.PUBLISHED) | Q(published_at__isnull=False),
+                name="incident_published_has_published_at",
+                violation_error_message="A published postmortem needs its publication time.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        # Created published (an import, the demo) or published by any other path: it is
+        # published now, unless the caller knows better.
+        if self.status == ReviewStatus.PUBLISHED and self.published_at is None:
+            self.published_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "published_at"}
+        super().save(*args, **kwargs)
 
     def moments(self) -> dict:
         return {m: getattr(self, m) for m in MOMENTS}
@@ -314,6 +332,8 @@ class Incident(models.Model):
         # non-field error (Django skips constraints on excluded fields).
         if moment_order_errors(self.moments()):
             exclude = set(exclude or ()) | set(MOMENTS)
+        if self.status == ReviewStatus.PUBLISHED and self.published_at is None:
+            exclude = set(exclude or ()) | {"published_at"}  # save() stamps it
         super().validate_constraints(exclude=exclude)
 
     # --- Derived durations -------------------------------------------------
@@ -468,6 +488,8 @@ class ActionItem(models.Model):
 
     class Meta:
         ordering = ["incident", "due_date", "id"]
+        # The weekly digest's "completed this week".
+        indexes = [models.Index(fields=["completed_at"], name="action_item_completed_at")]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status=ActionItemStatus.DONE) | Q(completed_at__isnull=False),

@@ -196,3 +196,23 @@ def test_drafts_are_visible_only_to_their_authors_reviewers_and_admins(
     assert set(Incident.objects.visible_to(admin_user)) == {draft, published}
     assert set(Incident.objects.visible_to(other_author)) == {published}
     assert set(Incident.objects.visible_to(viewer)) == {published}
+
+
+def test_a_postmortem_created_published_is_stamped_with_its_publication_time():
+    before = datetime.now(UTC)
+
+    incident = IncidentFactory(status=ReviewStatus.PUBLISHED)
+    draft = IncidentFactory(status=ReviewStatus.DRAFT)
+
+    assert incident.published_at >= before
+    assert draft.published_at is None
+
+
+def test_database_refuses_a_published_postmortem_without_publication_time():
+    incident = IncidentFactory(status=ReviewStatus.DRAFT)
+
+    with (
+        pytest.raises(IntegrityError, match="incident_published_has_published_at"),
+        transaction.atomic(),
+    ):
+        Incident.objects.filter(pk=incident.pk).update(status=ReviewStatus.PUBLISHED)
