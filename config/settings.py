@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "timeline",
     "imports",
     "patterns",
+    "digests",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +249,43 @@ CELERY_BEAT_SCHEDULE = {
         "task": "patterns.tasks.refresh_patterns",
         "schedule": crontab(hour=3, minute=15),
     },
+}
+
+# --- Email -------------------------------------------------------------------
+# EMAIL_URL picks the mail server (smtp://user:pass@host:587 with STARTTLS as
+# smtp+tls://, implicit TLS as smtp+ssl://). Without it, Django's usual EMAIL_HOST…
+# variables are read when EMAIL_HOST is set; with neither, every message is written as
+# an .eml file to EMAIL_FILE_PATH (var/mail/), where a new user can open it.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+else:
+    EMAIL_BACKEND = "config.mail.FolderEmailBackend"
+EMAIL_FILE_PATH = str((DATA_DIR / env.str("EMAIL_FILE_PATH", default="mail")).resolve())
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Hindsight <hindsight@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Weekly digest --------------------------------------------------------------
+# How often beat looks for digests that are due (at least hourly), how long a worker
+# may hold one before another may take it over, and the first retry delay (it doubles
+# per attempt, up to six hours, for DIGEST_MAX_ATTEMPTS attempts).
+DIGEST_SCAN_SECONDS = env.float("DIGEST_SCAN_SECONDS", default=600.0)
+if not 0 < DIGEST_SCAN_SECONDS <= 3600:
+    raise ImproperlyConfigured("DIGEST_SCAN_SECONDS must be between 1 and 3600.")
+DIGEST_LEASE_SECONDS = env.int("DIGEST_LEASE_SECONDS", default=600)
+DIGEST_RETRY_SECONDS = env.float("DIGEST_RETRY_SECONDS", default=60.0)
+DIGEST_MAX_ATTEMPTS = env.int("DIGEST_MAX_ATTEMPTS", default=8)
+CELERY_BEAT_SCHEDULE["send-due-digests"] = {
+    "task": "digests.tasks.enqueue_due_digests",
+    "schedule": DIGEST_SCAN_SECONDS,
 }
 
 # --- Pattern analysis ---------------------------------------------------------

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("imports.urls")),
     path("", include("patterns.urls")),
     path("accounts/", include("accounts.urls")),
+    path("digests/", include("digests.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     path("health/", health, name="health"),

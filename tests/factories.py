@@ -73,3 +73,13 @@ class ActionItemFactory(factory.django.DjangoModelFactory):
     incident = factory.SubFactory(IncidentFactory)
     title = "Add a canary stage"
     type = ActionItemType.PREVENTIVE
+
+
+class DigestSubscriptionFactory(factory.django.DjangoModelFactory):
+    """A confirmed, email-only subscription (Monday 09:00 UTC unless told otherwise)."""
+
+    class Meta:
+        model = "digests.DigestSubscription"
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.com")
+    confirmed_at = datetime(2024, 1, 1, tzinfo=UTC)

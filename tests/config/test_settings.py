@@ -135,3 +135,58 @@ def test_production_settings_pass_the_deploy_checks():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+MAIL_PROBE = """
+import django; django.setup()
+from django.conf import settings
+print(settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), settings.EMAIL_PORT)
+"""
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, "config.mail.FolderEmailBackend"),
+        (
+            {"EMAIL_URL": "smtp://mailer:secret@mail.example.com:2525"},
+            "django.core.mail.backends.smtp.EmailBackend mail.example.com 2525",
+        ),
+        (
+            {"EMAIL_HOST": "relay.example.com", "EMAIL_PORT": "587"},
+            "django.core.mail.backends.smtp.EmailBackend relay.example.com 587",
+        ),
+    ],
+)
+def test_mail_goes_to_email_url_or_email_host_or_else_to_a_folder(env, expected, tmp_path):
+    env = {"HINDSIGHT_DATA_DIR": str(tmp_path), **env}
+    clean = {k: v for k, v in clean_env(**env).items() if k not in ("EMAIL_URL", "EMAIL_HOST")}
+    result = subprocess.run(
+        [sys.executable, "-c", MAIL_PROBE],
+        cwd=PROJECT_DIR, env={**clean, **env}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.startswith(expected), result.stderr
+
+
+def test_a_digest_scan_interval_over_an_hour_is_refused():
+    result = run_python("import django; django.setup()", DIGEST_SCAN_SECONDS="7200")
+
+    assert result.returncode != 0
+    assert "DIGEST_SCAN_SECONDS must be between 1 and 3600" in result.stderr
+
+
+def test_beat_looks_for_due_digests_at_least_hourly():
+    entry = settings.CELERY_BEAT_SCHEDULE["send-due-digests"]
+    assert entry["task"] == "digests.tasks.enqueue_due_digests"
+    assert 0 < entry["schedule"] <= 3600
+
+
+def test_every_environment_variable_is_documented():
+    import re
+
+    source = (PROJECT_DIR / "config" / "settings.py").read_text()
+    names = set(re.findall(r"""(?:env\.\w+|_require|_throttle_rate)\(\s*"([A-Z_]+)\"""", source))
+    example = (PROJECT_DIR / ".env.example").read_text()
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert {n for n in names if f"{n}=" not in example} == set()
+    assert {n for n in names if f"`{n}`" not in readme} == set()

@@ -90,6 +90,7 @@ def test_a_large_payload_becomes_a_job_with_a_url(
 
 
 @pytest.mark.slow
+@pytest.mark.celery_worker
 def test_a_real_worker_runs_a_queued_import(reference_data, start_worker, monkeypatch):
     from tests.factories import UserFactory
 

@@ -7,7 +7,7 @@ from ops.models import WorkerHeartbeat
 from ops.tasks import record_heartbeat
 from tests.processes import wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.celery_worker]
 
 
 def test_a_real_worker_runs_a_task_sent_through_the_default_broker(start_worker, broker_connection):

@@ -1,0 +1,238 @@
+"""Each section of a digest, built from rows: postmortems, patterns, items, numbers."""
+
+from __future__ import annotations
+
+import html
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    Count,
+    Prefetch,
+    Q,
+)
+from django.urls import reverse
+from django.utils.html import strip_tags
+
+from digests.content.entries import (
+    MAX_PATTERNS,
+    ROOT_CAUSE_MAX_CHARS,
+    SENTENCE_END,
+    TRAILING_WEEKS,
+    ActionItemEntry,
+    NumberUnit,
+    PatternEntry,
+    PeriodPattern,
+    PostmortemEntry,
+    RisingEntry,
+    WeekNumber,
+    absolute,
+    incident_url,
+)
+from digests.content.filters import DigestFilters
+from digests.models import DigestSubscription
+from digests.schedule import DigestPeriod
+from patterns.charts import format_duration
+from patterns.models import Pattern
+from postmortems.choices import ActionItemStatus, FactorRole
+from postmortems.models import ActionItem, Factor, Incident, IncidentVendor
+from postmortems.rendering import render_markdown
+
+# --- New postmortems ---------------------------------------------------------------------------
+
+
+def postmortem_entries(ids: list[int]) -> list[PostmortemEntry]:
+    """The chosen postmortems with their vendors and root causes (three queries)."""
+    root_causes = Factor.objects.filter(role=FactorRole.ROOT_CAUSE).select_related("category")
+    incidents = Incident.objects.prefetch_related(
+        Prefetch("incident_vendors", IncidentVendor.objects.select_related("vendor")),
+        Prefetch("factors", root_causes.order_by("position", "id"), to_attr="root_causes"),
+    ).in_bulk(ids)
+    # One may have been unpublished or deleted since the week was read.
+    return [postmortem_entry(incidents[pk]) for pk in ids if pk in incidents]
+
+
+def postmortem_entry(incident: Incident) -> PostmortemEntry:
+    return PostmortemEntry(
+        title=incident.title,
+        url=incident_url(incident.slug),
+        vendors=[link.vendor.name for link in incident.incident_vendors.all()],
+        severity=incident.get_severity_display(),
+        duration=duration_text(incident),
+        root_cause=headline_root_cause(incident.root_causes),
+        published_at=incident.published_at,
+    )
+
+
+def duration_text(incident: Incident) -> str:
+    if incident.duration_unknown or incident.started_at is None:
+        return "unknown"
+    if incident.resolved_at is None:
+        return "ongoing"
+    return format_duration(incident.duration.total_seconds())
+
+
+def headline_root_cause(factors: list[Factor]) -> str:
+    """``Category: first sentence of the description`` of the first root cause, ≤ 160 chars."""
+    if not factors:
+        return ""
+    factor = factors[0]
+    sentence = first_sentence(factor.description)
+    text = f"{factor.category.name}: {sentence}" if sentence else factor.category.name
+    if len(text) > ROOT_CAUSE_MAX_CHARS:
+        text = text[: ROOT_CAUSE_MAX_CHARS - 1].rstrip() + "…"
+    return text
+
+
+def first_sentence(markdown_text: str) -> str:
+    """The first sentence of a Markdown text, as plain text on one line."""
+    # Rendering first drops Markdown syntax and anything nh3 would not let through.
+    plain = html.unescape(strip_tags(render_markdown(markdown_text)))
+    plain = " ".join(plain.split())
+    return SENTENCE_END.split(plain, maxsplit=1)[0] if plain else ""
+
+
+# --- Action items ------------------------------------------------------------------------------
+
+
+def action_item_entry(item: ActionItem) -> ActionItemEntry:
+    return ActionItemEntry(
+        title=item.title,
+        incident_title=item.incident.title,
+        url=incident_url(item.incident.slug),
+        owner=item.owner.get_username() if item.owner else "",
+        due_date=item.due_date,
+        completed_at=item.completed_at,
+    )
+
+
+def completed_entries(ids: list[int]) -> list[ActionItemEntry]:
+    items = ActionItem.objects.select_related("incident", "owner").in_bulk(ids)
+    return [action_item_entry(items[pk]) for pk in ids if pk in items]
+
+
+def overdue_items(subscription: DigestSubscription, period: DigestPeriod) -> list[ActionItemEntry]:
+    """The reader's own open items due before the period ended, on postmortems they may see."""
+    if subscription.user_id is None:
+        return []
+    user = subscription.user
+    # Due dates are calendar days: an item due on the day the digest goes out is not late yet.
+    last_day = period.end.astimezone(ZoneInfo(period.time_zone)).date()
+    items = (
+        ActionItem.objects.filter(
+            owner=user,
+            status__in=[ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS],
+            due_date__lt=last_day,
+            incident__in=Incident.objects.visible_to(user).values("id"),
+        )
+        .select_related("incident", "owner")
+        .order_by("due_date", "id")
+    )
+    return [action_item_entry(item) for item in items]
+
+
+# --- Patterns and rising categories --------------------------------------------------------------
+
+
+def changed_patterns(period: DigestPeriod) -> list[PeriodPattern]:
+    """Recurring patterns that gained members in the period, with their counts (one query).
+
+    Computed once per period for every filter: patterns are few next to incidents, and
+    the vendor and category filters are applied to this list in memory.
+    """
+    # Only members that joined since the period began are read: those before it are
+    # the support minus these, since a refresh keeps one member row per supporting incident.
+    rows = (
+        Pattern.objects.recurring()
+        .filter(members__joined_at__gte=period.start)
+        .annotate(
+            new_members=Count("members", filter=Q(members__joined_at__lt=period.end)),
+            recent_members=Count("members"),
+        )
+        .order_by("-score", "key")
+    )
+    return [
+        PeriodPattern(row, row.support - row.recent_members, row.new_members)
+        for row in rows
+        if row.new_members
+    ]
+
+
+def matching_patterns(
+    rows: list[PeriodPattern], filters: DigestFilters
+) -> tuple[list[PatternEntry], list[PatternEntry], int]:
+    """New and grown patterns that pass the filters, and how many more beyond the caps."""
+    minimum = settings.PATTERN_MIN_SUPPORT
+    new, grown = [], []
+    for row in rows:
+        if not pattern_matches(row.pattern, filters):
+            continue
+        # Counted from member join times, so a late digest still says what changed then.
+        if row.earlier_members + row.new_members < minimum:
+            continue  # it became recurring only after the period
+        (new if row.earlier_members < minimum else grown).append(row)
+    grown.sort(key=lambda row: -row.new_members)  # stable: ties keep the score order
+    more = max(len(new) - MAX_PATTERNS, 0) + max(len(grown) - MAX_PATTERNS, 0)
+    return pattern_entries(new), pattern_entries(grown), more
+
+
+def pattern_matches(pattern: Pattern, filters: DigestFilters) -> bool:
+    if filters.vendor_names and filters.vendor_names.isdisjoint(pattern.vendors):
+        return False
+    wanted = {f"cat:{slug}" for slug in filters.category_slugs}
+    return not wanted or not wanted.isdisjoint(pattern.attributes)
+
+
+def pattern_entries(rows: list[PeriodPattern]) -> list[PatternEntry]:
+    return [
+        PatternEntry(
+            title=row.pattern.title,
+            url=absolute(reverse("patterns:pattern-detail", args=[row.pattern.pk])),
+            support=row.pattern.support,
+            new_members=row.new_members,
+            vendors=list(row.pattern.vendors),
+        )
+        for row in rows[:MAX_PATTERNS]
+    ]
+
+
+def rising_categories(rows: list[dict], filters: DigestFilters) -> list[RisingEntry]:
+    """One entry per rising category, its most surprising window (the snapshot's order)."""
+    entries: dict[str, RisingEntry] = {}
+    for row in rows:
+        if row["slug"] in entries:
+            continue
+        if filters.category_slugs and row["slug"] not in filters.category_slugs:
+            continue
+        entries[row["slug"]] = RisingEntry(
+            name=row["name"],
+            url=absolute(reverse("postmortems:category-detail", args=[row["slug"]])),
+            observed=row["observed"],
+            baseline=row["expected"],
+            window_days=row["window_days"],
+        )
+    return list(entries.values())
+
+
+# --- The week in numbers -----------------------------------------------------------------------
+
+
+def week_numbers(incidents: dict[str, list], completed: list[int]) -> list[WeekNumber]:
+    return [
+        week_number("Postmortems published", incidents["published"]),
+        week_number("Incidents started", incidents["started"]),
+        week_number("Downtime", incidents["downtime"], NumberUnit.DURATION),
+        week_number("Action items completed", completed),
+    ]
+
+
+def week_number(label: str, values: list, unit: str = NumberUnit.COUNT) -> WeekNumber:
+    """``values`` runs from this week back: the average is of the twelve weeks before it."""
+    trailing = values[1 : TRAILING_WEEKS + 1]
+    return WeekNumber(
+        label=label,
+        this_week=values[0],
+        previous_week=values[1],
+        trailing_average=sum(trailing) / len(trailing),
+        unit=unit,
+    )
