@@ -234,6 +234,8 @@ CELERY_TIMEZONE = "UTC"
 # Acknowledge after the task ran, so a worker that dies mid-task does not lose it.
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Beat keeps its last run times here, whatever the broker: the folder must exist.
+(DATA_DIR / "celery").mkdir(parents=True, exist_ok=True)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celery" / "beat-schedule")
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {

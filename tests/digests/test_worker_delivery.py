@@ -87,7 +87,7 @@ def test_a_task_delivered_four_times_to_two_workers_sends_once(
     for _ in range(4):
         send_digest.apply_async(args=[delivery.pk], connection=broker_connection)
 
-    wait_for(lambda: finished_tasks(*workers) == 4, 60, what="all four tasks")
+    wait_for(lambda: finished_tasks(*workers) >= 4, 60, what="all four tasks")
     assert len(smtp_server.handler.received()) == 1
     assert status(delivery) == DeliveryStatus.SENT
 
