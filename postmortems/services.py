@@ -54,11 +54,15 @@ class IncidentChanges:
     action_items: Sequence[Mapping] | None = None
 
 
+def slug_base(title: str, started_at=None) -> str:
+    """The readable part of a slug: the title and the start month."""
+    base = slugify(title)[:90] or "incident"
+    return base if started_at is None else f"{base}-{started_at:%Y-%m}"
+
+
 def unique_slug(title: str, started_at=None, *, exclude_id: int | None = None) -> str:
     """A readable slug (title and start month) that no other incident uses."""
-    base = slugify(title)[:90] or "incident"
-    if started_at is not None:
-        base = f"{base}-{started_at:%Y-%m}"
+    base = slug_base(title, started_at)
     taken = set(
         Incident.objects.filter(slug__startswith=base)
         .exclude(id=exclude_id)
