@@ -270,6 +270,12 @@ class Incident(models.Model):
         permissions = [("review_incident", "Can publish postmortems or send them back")]
         indexes = [
             GinIndex(fields=["search_vector"], name="incident_search_vector_gin"),
+            # The list's default order (and, read backwards, "oldest first"), so a page is
+            # a short walk of this index, filters checked on the way, rather than a sort of
+            # every match (a vendor may have hundreds of thousands).
+            models.Index(
+                F("started_at").desc(nulls_last=True), F("id").desc(), name="incident_newest_first"
+            ),
             # The weekly digest's "published this week" and its week-by-week counts.
             models.Index(fields=["published_at"], name="incident_published_at"),
         ]
@@ -387,6 +393,8 @@ class IncidentVendor(models.Model):
 
     class Meta:
         ordering = ["-is_primary", "vendor__name"]
+        # A vendor's latest incidents, by a backward walk (related incidents' candidates).
+        indexes = [models.Index(fields=["vendor", "incident"], name="incident_vendor_by_vendor")]
         constraints = [
             models.UniqueConstraint(fields=["incident", "vendor"], name="incident_vendor_unique"),
             models.UniqueConstraint(
@@ -456,7 +464,11 @@ class Factor(models.Model):
 
     class Meta:
         ordering = ["incident", "position", "id"]
-        indexes = [models.Index(fields=["category", "role"])]
+        indexes = [
+            models.Index(fields=["category", "role"]),
+            # A category's latest incidents, by a backward walk (related incidents' candidates).
+            models.Index(fields=["category", "incident"], name="factor_category_incident"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.category}"

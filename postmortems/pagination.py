@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, Q, QuerySet
 
 
@@ -80,13 +81,51 @@ def _after(key: SortKey, values: list, *, backwards: bool) -> Q:
     return condition
 
 
+def _ranges(queryset: QuerySet, key: SortKey, values: list, *, backwards: bool) -> list[Q]:
+    """The rows after ``values`` as disjoint conditions, in the page's order.
+
+    One ``_after`` condition ORs "beyond on the first column", "tied, beyond on the rest"
+    and, for a nullable column, "null": no index can start a scan at such a condition, so
+    a deep page would walk every row before it. Split at the first column's value, each
+    part is one range of an index on the key (the first column bounded, the rest filtered
+    among its ties), and the parts are read in order until the page is full.
+    """
+    forward_desc = key.descending != backwards
+    first, value = key.columns[0], values[0]
+    rest = SortKey(key.columns[1:], key.descending)
+    tied = _after(rest, values[1:], backwards=backwards) if rest.columns else Q(pk__in=[])
+    nulls = Q(**{f"{first}__isnull": True})
+    if value is None:
+        # Descending puts nulls last, so only tied nulls lie beyond; ascending puts them
+        # first, so every non-null row does too.
+        extra = [] if forward_desc else [Q(**{f"{first}__isnull": False})]
+        return [nulls & tied, *extra]
+    bound, beyond = ("lte", "lt") if forward_desc else ("gte", "gt")
+    ranged = Q(**{f"{first}__{bound}": value}) & (
+        Q(**{f"{first}__{beyond}": value}) | (Q(**{first: value}) & tied)
+    )
+    return [ranged, nulls] if forward_desc and _nullable(queryset, first) else [ranged]
+
+
+def _nullable(queryset: QuerySet, column: str) -> bool:
+    try:
+        return queryset.model._meta.get_field(column).null
+    except FieldDoesNotExist:  # an annotation (a search rank): never null
+        return False
+
+
 def keyset_page(queryset: QuerySet, *, key: SortKey, cursor: str | None, size: int) -> KeysetPage:
     """One page of ``queryset`` in ``key`` order, starting after ``cursor``."""
     values, backwards = decode_cursor(cursor, key) if cursor else (None, False)
     qs = queryset.order_by(*key.order_by(reverse=backwards))
-    if values is not None:
-        qs = qs.filter(_after(key, values, backwards=backwards))
-    rows = list(qs[: size + 1])
+    if values is None:
+        rows = list(qs[: size + 1])
+    else:
+        rows = []
+        for condition in _ranges(queryset, key, values, backwards=backwards):
+            rows += qs.filter(condition)[: size + 1 - len(rows)]
+            if len(rows) > size:
+                break
     has_more = len(rows) > size
     rows = rows[:size]
     if backwards:
