@@ -35,7 +35,7 @@ from pathlib import Path
 import common
 
 PATTERN_TABLES = (
-    "patterns_pattern", "patterns_patternmember", "patterns_vendorrecurrence",
+    "patterns_pattern", "patterns_incidentprofile", "patterns_vendorincident",
     "patterns_relatedlist", "patterns_statssnapshot",
 )  # fmt: skip
 RELATED_CALLS = "warm related lists / related_incidents"
@@ -196,20 +196,33 @@ def instrument(recorder: Recorder) -> None:
 
     from patterns import metrics, mining, related, services, snapshot, trends
 
+    try:  # older code had no profiles
+        from patterns import profiles
+    except ImportError:
+        profiles = None
+
     wrap = [
+        (profiles, "build_working_tables", "working tables"),
         (services, "recurring_patterns", "mining"),
+        (mining, "mine", "mining"),
+        (mining, "_load_sets", "attribute sets (SQL)"),
+        (mining, "_combine", "combinations (Python)"),
+        (mining, "_load_latest", "latest members of each set (SQL)"),
+        (mining, "_describe", "describe and score (Python)"),
         (mining, "_count_combinations", "count combinations (SQL)"),
         (mining, "closed_patterns", "closedness (Python)"),
         (mining, "_load_context", "load context"),
         (mining, "_attribute_counts", "attribute counts (SQL)"),
-        (mining, "_describe", "describe and score (Python)"),
         (snapshot, "build_snapshot", "statistics snapshot"),
-        (services, "_store", "store (one transaction)"),
+        (services, "_store", "store"),
+        (profiles, "sync_profiles", "sync profiles"),
+        (profiles, "_sync_vendor_incidents", "vendor incidents"),
         (services, "_upsert_patterns", "upsert patterns"),
         (services, "_update_patterns", "update existing rows"),
+        (services, "_write_patterns", "write rows"),
         (services, "_sync_members", "sync members"),
         (services, "_count_prior_completed_actions", "prior completed actions"),
-        (services.recurrence, "store_vendor_recurrences", "vendor recurrences"),
+        (getattr(services, "recurrence", None), "store_vendor_recurrences", "vendor recurrences"),
         (services, "warm_related_lists", "warm related lists"),
         (related, "related_incidents", "related_incidents"),
         (trends, "rising_attributes", "rising attributes"),
@@ -224,7 +237,7 @@ def instrument(recorder: Recorder) -> None:
     wrap.append((connection, "commit", "commit"))
     for module, attribute, label in wrap:
         # The patterns code evolves: a function it no longer has is simply not timed.
-        original = getattr(module, attribute, None)
+        original = getattr(module, attribute, None) if module is not None else None
         if original is None:
             continue
         original = getattr(original, "__bench_original__", original)
@@ -409,7 +422,8 @@ def print_result(result: Result, top: int) -> None:
 
 def _phase_order(item: tuple) -> tuple:
     # Phases in the order refresh_patterns runs them, parts under their phase.
-    order = ["mining", "statistics snapshot", "store", "warm related lists"]
+    order = ["working tables", "mining", "statistics snapshot", "store", "commit",
+             "warm related lists"]  # fmt: skip
     path = item[0]
     head = next((i for i, name in enumerate(order) if path.startswith(name)), len(order))
     return (head, path)
@@ -426,14 +440,17 @@ def print_plans(result: Result, top: int) -> None:
 def print_table(results: list[Result]) -> None:
     """One line per run. ``refresh s`` includes warming when the refresh itself warms (scaled
     to the default number of lists); ``warm s`` is the default number of lists, scaled."""
-    phases = ("mining", "statistics snapshot", "store (one transaction)")
-    heads = ("run", "refresh s", "mining", "stats", "store", "warm s", "patterns", "members",
-             "py MiB", "pg MiB", "temp MiB")  # fmt: skip
+    phases = ("working tables", "mining", "statistics snapshot", "store", "commit")
+    heads = ("run", "refresh s", "tables", "mining", "stats", "store", "commit", "warm s",
+             "patterns", "members", "py MiB", "pg MiB", "temp MiB")  # fmt: skip
     print("\n" + "".join(f"{h:>10}" for h in heads))
     for r in results:
         warm = r.related_estimate()
         cells = [r.label, f"{r.refresh_estimate():.1f}"]
-        cells += [f"{r.recorder.phases.get(p, [0, 0.0])[1]:.1f}" for p in phases]
+        # Older code stored in a transaction of its own, its commit included.
+        store = r.recorder.phases.get("store") or r.recorder.phases.get("store (one transaction)")
+        found = {**r.recorder.phases, "store": store or [0, 0.0]}
+        cells += [f"{found.get(p, [0, 0.0])[1]:.1f}" for p in phases]
         cells += [f"{warm:.1f}" if warm is not None else "-"]
         cells += [f"{r.summary.patterns:,}", f"{r.summary.members:,}", f"{r.python_mib:,.0f}"]
         cells += [f"{r.backend_mib:,.0f}" if r.backend_mib else "n/a", f"{r.temp_mib:,.0f}"]

@@ -3,54 +3,112 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db.models import F, Prefetch, QuerySet
+from django.db import connection
+from django.db.models import Prefetch, QuerySet
 
-from patterns.models import Pattern, PatternMember, VendorRecurrence
+from patterns import recurrence
+from patterns.models import LATEST_MEMBERS, IncidentProfile, Pattern
+from patterns.recurrence import Recurrence
 from patterns.related import RelatedIncident, cached_related_incidents
-from postmortems.choices import FactorRole
-from postmortems.models import ActionItem, Factor, Incident, Vendor
+from postmortems.choices import FactorRole, ReviewStatus
+from postmortems.models import ActionItem, Factor, Incident, IncidentVendor, Vendor
 
-# Members shown on a pattern page; the rest are a link to the filtered incident list.
-PATTERN_PAGE_MEMBERS = 50
+# Members shown on a pattern page; the rest are in the incident list.
+PATTERN_PAGE_MEMBERS = LATEST_MEMBERS
+
+
+@dataclass(frozen=True)
+class Membership:
+    """An incident's place in one pattern: the fixes of earlier members it recurred after."""
+
+    pattern: Pattern
+    prior_completed_actions: int
 
 
 @dataclass(frozen=True)
 class IncidentInsights:
-    patterns: list[PatternMember]  # at or above the minimum support, best first
-    emerging: list[PatternMember]  # seen twice, below it
+    patterns: list[Membership]  # at or above the minimum support, best first
+    emerging: list[Membership]  # seen twice, below it
     related: list[RelatedIncident]
-    recurrences: list[VendorRecurrence]
+    recurrences: list[Recurrence]
 
 
 def incident_insights(incident: Incident) -> IncidentInsights:
     """The incident page's panels: its patterns, related incidents and vendor recurrences."""
-    memberships = list(
-        PatternMember.objects.filter(incident=incident)
-        .select_related("pattern")
-        .order_by("-pattern__score", "pattern__key")
-    )
+    published = incident.status == ReviewStatus.PUBLISHED
+    memberships = incident_patterns(incident) if published else []
     minimum = settings.PATTERN_MIN_SUPPORT
     return IncidentInsights(
         patterns=[m for m in memberships if m.pattern.support >= minimum],
         emerging=[m for m in memberships if m.pattern.support < minimum],
         related=cached_related_incidents(incident),
-        recurrences=list(
-            VendorRecurrence.objects.filter(incident=incident)
-            .select_related("vendor", "previous")
-            .order_by("vendor__name", "attribute_name")
-        ),
+        recurrences=recurrence.incident_recurrences(incident) if published else [],
     )
 
 
-def vendor_recurrences(vendor: Vendor, limit: int = 20) -> list[VendorRecurrence]:
-    """The vendor's latest recurrences, newest first (one query)."""
-    return list(
-        VendorRecurrence.objects.filter(vendor=vendor)
-        .select_related("incident", "previous")
-        .order_by(F("incident__started_at").desc(nulls_last=True), "attribute_name")[:limit]
+def incident_patterns(incident: Incident) -> list[Membership]:
+    """The patterns whose attributes the incident has, best first (two or three queries)."""
+    profile = IncidentProfile.objects.filter(incident_id=incident.pk).first()
+    if profile is None:  # published since the last refresh
+        return []
+    patterns = list(
+        Pattern.objects.containing(profile.attributes)
+        .only("id", "key", "title", "support", "score", "attributes", "quarter_completed_actions")
+        .order_by("-score", "key")
     )
+    priors = prior_actions(profile, patterns)
+    return [Membership(p, priors.get(p.pk, 0)) for p in patterns]
+
+
+def quarter_of(moment: datetime) -> tuple[str, datetime, datetime]:
+    """The quarter's label ("2014-Q4", as in ``Pattern.quarter_counts``), start and end (UTC)."""
+    utc = moment.astimezone(UTC)
+    index = utc.year * 4 + (utc.month - 1) // 3
+    start = datetime(index // 4, index % 4 * 3 + 1, 1, tzinfo=UTC)
+    end = datetime((index + 1) // 4, (index + 1) % 4 * 3 + 1, 1, tzinfo=UTC)
+    return f"{utc.year}-Q{index % 4 + 1}", start, end
+
+
+def prior_actions(profile: IncidentProfile, patterns: list[Pattern]) -> dict[int, int]:
+    """Per pattern, the done action items of its members that started before the incident.
+
+    Whole quarters come from the pattern's counts per quarter; only the members between
+    the incident and the nearer end of its quarter are read (one query, index only): those
+    before it are added to the quarters before, or those from it on are taken from the
+    quarters up to its own.
+    """
+    if profile.started_at is None or not patterns:
+        return {}
+    label, start, end = quarter_of(profile.started_at)
+    from_start = profile.started_at - start <= end - profile.started_at
+    priors = {
+        p.pk: sum(
+            n
+            for q, n in p.quarter_completed_actions.items()
+            if q < label or (q == label and not from_start)
+        )
+        for p in patterns
+    }
+    window = (start, profile.started_at) if from_start else (profile.started_at, end)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id, sum(m.completed_actions) FROM {Pattern._meta.db_table} p "
+            f"JOIN {IncidentProfile._meta.db_table} m ON m.attributes @> p.attributes "
+            "WHERE p.id = ANY(%s) AND m.completed_actions > 0 "
+            "AND m.started_at >= %s AND m.started_at < %s GROUP BY p.id",
+            [list(priors), *window],
+        )
+        for pk, done in cursor.fetchall():
+            priors[pk] += done if from_start else -done
+    return priors
+
+
+def vendor_recurrences(vendor: Vendor, limit: int = 20) -> list[Recurrence]:
+    """The vendor's latest recurrences, newest first."""
+    return recurrence.vendor_recurrences(vendor, limit)
 
 
 @dataclass(frozen=True)
@@ -60,31 +118,38 @@ class PatternMemberRow:
     root_causes: list[Factor]
 
 
-def pattern_members(pattern: Pattern, limit: int = PATTERN_PAGE_MEMBERS) -> list[PatternMemberRow]:
+def latest_members(
+    pattern: Pattern, incidents: QuerySet[Incident] | None = None
+) -> list[tuple[Incident, int]]:
+    """The pattern's latest members, newest first, with the fixes each recurred after (one
+    query, plus whatever ``incidents`` prefetches)."""
+    queryset = Incident.objects.all() if incidents is None else incidents
+    found = queryset.published().in_bulk(pattern.latest_members)
+    # One unpublished since the last refresh is left out.
+    return [
+        (found[pk], prior)
+        for pk, prior in zip(pattern.latest_members, pattern.latest_prior_actions, strict=True)
+        if pk in found
+    ]
+
+
+def pattern_members(pattern: Pattern) -> list[PatternMemberRow]:
     """The pattern's latest members with their vendors, root causes, lessons and action items.
 
-    Five queries whatever the pattern's size: members, incidents, vendors, factors, items.
+    Four queries whatever the pattern's size: incidents, vendors, factors, items.
     """
-    memberships = (
-        PatternMember.objects.filter(pattern=pattern)
-        .select_related("incident")
-        .prefetch_related(
-            "incident__incident_vendors__vendor",
-            Prefetch(
-                "incident__factors",
-                queryset=Factor.objects.select_related("category"),
-            ),
-            Prefetch("incident__action_items", queryset=ActionItem.objects.order_by("id")),
-        )
-        .order_by(F("incident__started_at").desc(nulls_last=True), "-incident_id")
-    )[:limit]
+    incidents = Incident.objects.prefetch_related(
+        Prefetch("incident_vendors", IncidentVendor.objects.select_related("vendor")),
+        Prefetch("factors", queryset=Factor.objects.select_related("category")),
+        Prefetch("action_items", queryset=ActionItem.objects.order_by("id")),
+    )
     return [
         PatternMemberRow(
-            incident=m.incident,
-            prior_completed_actions=m.prior_completed_actions,
-            root_causes=[f for f in m.incident.factors.all() if f.role == FactorRole.ROOT_CAUSE],
+            incident=incident,
+            prior_completed_actions=prior,
+            root_causes=[f for f in incident.factors.all() if f.role == FactorRole.ROOT_CAUSE],
         )
-        for m in memberships
+        for incident, prior in latest_members(pattern, incidents)
     ]
 
 

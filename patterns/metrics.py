@@ -9,6 +9,10 @@ so that readers can see how much the numbers rest on.
 Percentiles are ``percentile_cont`` (linear interpolation between the two
 nearest ranks, PostgreSQL's ordered-set aggregate). Only published incidents
 count. Each function issues one query.
+
+Every function reads the published incidents through a ``Source``: the incident tables
+by default, or the narrow working tables a refresh has already built (``profiles``), so
+that a refresh does not scan the wide incident table once per statistic.
 """
 
 from __future__ import annotations
@@ -48,39 +52,79 @@ class VendorYearDowntime:
     downtime: timedelta
 
 
-def _groupings() -> dict[str, str]:
-    """Per grouping, a statement yielding (incident_id, label) pairs.
+@dataclass(frozen=True)
+class Source:
+    """Published incidents as SQL relations, written here or in ``profiles``, never input.
 
-    Table names come from model metadata, never from input.
+    ``incidents`` has (id, started_at, resolved_at, detect_s, mitigate_s, resolve_s): each
+    duration in seconds, NULL when unknown (see ``duration_seconds``). ``attributed`` has
+    those columns plus (kind, slug, name), once per change type (kind ``ct``) or failure
+    category (``cat``) of each incident.
     """
+
+    incidents: str
+    attributed: str
+
+
+def duration_seconds(table: str = "") -> str:
+    """The ``<duration>_s`` columns computed from an incident row (``table`` qualifies it)."""
+    t = f"{table}." if table else ""
+    return ", ".join(
+        f"CASE WHEN {t}started_at IS NOT NULL AND {t}{end} IS NOT NULL "
+        f"AND NOT {t}duration_unknown "
+        f"THEN date_part('epoch', {t}{end} - {t}started_at) END AS {name}_s"
+        for name, end in DURATIONS.items()
+    )
+
+
+def tables() -> Source:
+    """The incident tables themselves."""
     incident = Incident._meta.db_table
     change_link = Incident.change_types.through._meta.db_table
+    incidents = (
+        f"(SELECT id, started_at, resolved_at, {duration_seconds()} FROM {incident} "
+        f"WHERE status = '{ReviewStatus.PUBLISHED.value}')"
+    )
+    # DISTINCT: two factors in one category must not count the incident twice.
+    attributes = (
+        f"SELECT l.incident_id, 'ct' AS kind, t.slug, t.name FROM {change_link} l "
+        f"JOIN {ChangeType._meta.db_table} t ON t.id = l.changetype_id "
+        f"UNION ALL SELECT DISTINCT f.incident_id, 'cat', c.slug, c.name "
+        f"FROM {Factor._meta.db_table} f "
+        f"JOIN {FailureCategory._meta.db_table} c ON c.id = f.category_id"
+    )
+    return Source(
+        incidents=incidents,
+        attributed=f"(SELECT i.*, a.kind, a.slug, a.name FROM {incidents} i "
+        f"JOIN ({attributes}) a ON a.incident_id = i.id)",
+    )
+
+
+def _groupings(source: Source) -> dict[str, str]:
+    """Per grouping, a statement yielding the incident columns and a ``label`` per group."""
     return {
-        "change_type": f"SELECT l.incident_id, t.name FROM {change_link} l "
-        f"JOIN {ChangeType._meta.db_table} t ON t.id = l.changetype_id",
-        # DISTINCT: two factors in one category must not count the incident twice.
-        "category": f"SELECT DISTINCT f.incident_id, c.name FROM {Factor._meta.db_table} f "
-        f"JOIN {FailureCategory._meta.db_table} c ON c.id = f.category_id",
-        "vendor": f"SELECT l.incident_id, v.name FROM {IncidentVendor._meta.db_table} l "
+        "change_type": f"SELECT i.*, i.name AS label FROM {source.attributed} i "
+        "WHERE i.kind = 'ct'",
+        "category": f"SELECT i.*, i.name AS label FROM {source.attributed} i WHERE i.kind = 'cat'",
+        "vendor": f"SELECT i.*, v.name AS label FROM {source.incidents} i "
+        f"JOIN {IncidentVendor._meta.db_table} l ON l.incident_id = i.id "
         f"JOIN {Vendor._meta.db_table} v ON v.id = l.vendor_id",
         # Year of the start; an incident with no start has no year to sit in.
-        "year": f"SELECT id, to_char(started_at AT TIME ZONE 'UTC', 'YYYY') FROM {incident} "
-        "WHERE started_at IS NOT NULL",
+        "year": "SELECT i.*, to_char(i.started_at AT TIME ZONE 'UTC', 'YYYY') AS label "
+        f"FROM {source.incidents} i WHERE i.started_at IS NOT NULL",
     }
 
 
-def _known(end: str) -> str:
-    return f"i.started_at IS NOT NULL AND i.{end} IS NOT NULL AND NOT i.duration_unknown"
+def _percentiles(name: str, fractions: tuple[float, ...]) -> str:
+    """All the fractions from one sort of the known durations (an array, NULL if none);
+    unknown ones are NULL, which ordered-set aggregates leave out."""
+    return f"percentile_cont(ARRAY{list(fractions)}::float8[]) WITHIN GROUP (ORDER BY i.{name}_s)"
 
 
-def _duration_columns(name: str, end: str) -> str:
-    seconds = f"extract(epoch FROM i.{end} - i.started_at)"
-    known = _known(end)
+def _duration_columns(name: str) -> str:
     return (
-        f"count(*) FILTER (WHERE {known}) AS {name}_n, "
-        f"count(*) FILTER (WHERE NOT ({known})) AS {name}_unknown, "
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}) FILTER (WHERE {known}), "
-        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {seconds}) FILTER (WHERE {known})"
+        f"count(i.{name}_s) AS {name}_n, count(*) - count(i.{name}_s) AS {name}_unknown, "
+        f"{_percentiles(name, (0.5, 0.9))}"
     )
 
 
@@ -88,42 +132,41 @@ def _seconds(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=float(value))
 
 
-def duration_stats(group_by: str) -> list[DurationStats]:
+def duration_stats(group_by: str, *, source: Source | None = None) -> list[DurationStats]:
     """Median and p90 of each duration per group (``change_type``, ``category``,
     ``vendor`` or ``year``), ordered by group then duration; one query."""
-    groups = _groupings()[group_by]  # KeyError for an unknown grouping, by design
-    columns = ", ".join(_duration_columns(name, end) for name, end in DURATIONS.items())
-    sql = (
-        f"WITH g(incident_id, label) AS ({groups}) "
-        f"SELECT g.label, {columns} FROM g JOIN {Incident._meta.db_table} i "
-        "ON i.id = g.incident_id WHERE i.status = %s GROUP BY g.label ORDER BY g.label"
-    )
+    source = source or tables()
+    groups = _groupings(source)[group_by]  # KeyError for an unknown grouping, by design
+    columns = ", ".join(_duration_columns(name) for name in DURATIONS)
+    sql = f"SELECT i.label, {columns} FROM ({groups}) i GROUP BY i.label ORDER BY i.label"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ReviewStatus.PUBLISHED.value])
+        cursor.execute(sql)
         rows = cursor.fetchall()
     stats = []
     for label, *values in rows:
         for index, name in enumerate(DURATIONS):
-            n, unknown, median, p90 = values[4 * index : 4 * index + 4]
+            n, unknown, percentiles = values[3 * index : 3 * index + 3]
+            median, p90 = percentiles or (None, None)
             stats.append(DurationStats(label, name, n, unknown, _seconds(median), _seconds(p90)))
     return stats
 
 
-def downtime_by_vendor_year() -> list[VendorYearDowntime]:
+def downtime_by_vendor_year(*, source: Source | None = None) -> list[VendorYearDowntime]:
     """Total start-to-resolution time per vendor per year of start; one query."""
-    known = _known("resolved_at")
+    source = source or tables()
     sql = (
         "SELECT v.name, extract(year FROM i.started_at AT TIME ZONE 'UTC')::int AS year, "
-        f"count(*) FILTER (WHERE {known}), count(*) FILTER (WHERE NOT ({known})), "
-        f"coalesce(sum(i.resolved_at - i.started_at) FILTER (WHERE {known}), interval '0') "
-        f"FROM {Incident._meta.db_table} i "
+        "count(i.resolve_s), count(*) - count(i.resolve_s), "
+        "coalesce(sum(i.resolved_at - i.started_at) FILTER (WHERE i.resolve_s IS NOT NULL), "
+        "interval '0') "
+        f"FROM {source.incidents} i "
         f"JOIN {IncidentVendor._meta.db_table} l ON l.incident_id = i.id "
         f"JOIN {Vendor._meta.db_table} v ON v.id = l.vendor_id "
-        "WHERE i.status = %s AND i.started_at IS NOT NULL "
+        "WHERE i.started_at IS NOT NULL "
         "GROUP BY v.id, v.name, year ORDER BY v.name, v.id, year"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ReviewStatus.PUBLISHED.value])
+        cursor.execute(sql)
         return [VendorYearDowntime(*row) for row in cursor.fetchall()]
 
 
@@ -160,33 +203,34 @@ class Matrix:
     counts: list[list[int]]
 
 
-def duration_distribution(group_by: str, duration: str = "resolve") -> list[Distribution]:
+def duration_distribution(
+    group_by: str, duration: str = "resolve", *, source: Source | None = None
+) -> list[Distribution]:
     """p10, quartiles and p90 of one duration per group, unknown durations left out; one query."""
-    groups = _groupings()[group_by]
-    end = DURATIONS[duration]
-    known = _known(end)
-    seconds = f"extract(epoch FROM i.{end} - i.started_at)"
-    percentiles = ", ".join(
-        f"percentile_cont({q}) WITHIN GROUP (ORDER BY {seconds}) FILTER (WHERE {known})"
-        for q in (0.1, 0.25, 0.5, 0.75, 0.9)
-    )
+    source = source or tables()
+    groups = _groupings(source)[group_by]
+    if duration not in DURATIONS:
+        raise KeyError(duration)
     sql = (
-        f"WITH g(incident_id, label) AS ({groups}) "
-        f"SELECT g.label, count(*) FILTER (WHERE {known}), count(*) FILTER (WHERE NOT ({known})), "
-        f"{percentiles} FROM g JOIN {Incident._meta.db_table} i ON i.id = g.incident_id "
-        "WHERE i.status = %s GROUP BY g.label ORDER BY g.label"
+        f"SELECT i.label, count(i.{duration}_s), count(*) - count(i.{duration}_s), "
+        f"{_percentiles(duration, (0.1, 0.25, 0.5, 0.75, 0.9))} "
+        f"FROM ({groups}) i GROUP BY i.label ORDER BY i.label"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ReviewStatus.PUBLISHED.value])
+        cursor.execute(sql)
         rows = cursor.fetchall()
     return [
-        Distribution(label, n, unknown, *(_seconds(value) for value in values))
-        for label, n, unknown, *values in rows
+        Distribution(label, n, unknown, *(_seconds(value) for value in values or [None] * 5))
+        for label, n, unknown, values in rows
     ]
 
 
 def monthly_counts_by_change_type(
-    months: int = 36, max_series: int = 6, *, until: datetime | None = None
+    months: int = 36,
+    max_series: int = 6,
+    *,
+    until: datetime | None = None,
+    source: Source | None = None,
 ) -> MonthlySeries:
     """Published incidents per month of start (UTC) by change type; one query.
 
@@ -196,26 +240,22 @@ def monthly_counts_by_change_type(
     incidents without a change type form their own series. An incident with two change
     types counts in both.
     """
-    incident = Incident._meta.db_table
-    change_link = Incident.change_types.through._meta.db_table
+    source = source or tables()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT max(started_at) FROM {incident} WHERE status = %s",
-            [ReviewStatus.PUBLISHED.value],
-        )
+        cursor.execute(f"SELECT max(started_at) FROM {source.incidents} i")
         latest = until or cursor.fetchone()[0]
         if latest is None:
             return MonthlySeries([], [])
         month_keys = _month_keys(latest, months)
         cursor.execute(
-            "SELECT coalesce(t.name, %s), "
+            "SELECT coalesce(a.name, %s), "
             "to_char(date_trunc('month', i.started_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month, "
-            f"count(*) FROM {incident} i "
-            f"LEFT JOIN {change_link} l ON l.incident_id = i.id "
-            f"LEFT JOIN {ChangeType._meta.db_table} t ON t.id = l.changetype_id "
-            "WHERE i.status = %s AND i.started_at >= %s AND i.started_at < %s "
+            f"count(*) FROM {source.incidents} i "
+            f"LEFT JOIN (SELECT id, name FROM {source.attributed} a WHERE kind = 'ct') a "
+            "ON a.id = i.id "
+            "WHERE i.started_at >= %s AND i.started_at < %s "
             "GROUP BY 1, 2",
-            [NO_CHANGE_TYPE, ReviewStatus.PUBLISHED.value, *_month_bounds(month_keys)],
+            [NO_CHANGE_TYPE, *_month_bounds(month_keys)],
         )
         rows = cursor.fetchall()
     return MonthlySeries(month_keys, _series(rows, month_keys, max_series))
@@ -252,22 +292,26 @@ def _series(rows, month_keys: list[str], max_series: int) -> list[tuple[str, lis
     return series
 
 
-def vendor_category_matrix(max_vendors: int = 12, max_categories: int = 10) -> Matrix:
+def vendor_category_matrix(
+    max_vendors: int = 12, max_categories: int = 10, *, source: Source | None = None
+) -> Matrix:
     """Published incidents per (vendor, failure category), one query.
 
     Only the vendors and categories with the largest totals across the matrix are kept.
     """
+    source = source or tables()
+    # Vendors are grouped by name, as the matrix shows them: an incident with two vendors of
+    # one name counts once. Each of an incident's categories is listed once already.
     sql = (
-        "SELECT v.name, c.name, count(DISTINCT i.id) "
-        f"FROM {Incident._meta.db_table} i "
-        f"JOIN {IncidentVendor._meta.db_table} l ON l.incident_id = i.id "
-        f"JOIN {Vendor._meta.db_table} v ON v.id = l.vendor_id "
-        f"JOIN {Factor._meta.db_table} f ON f.incident_id = i.id "
-        f"JOIN {FailureCategory._meta.db_table} c ON c.id = f.category_id "
-        "WHERE i.status = %s GROUP BY v.name, c.name"
+        "SELECT v.name, i.name, count(*) "
+        f"FROM {source.attributed} i "
+        "JOIN (SELECT DISTINCT l.incident_id, v.name "
+        f"FROM {IncidentVendor._meta.db_table} l "
+        f"JOIN {Vendor._meta.db_table} v ON v.id = l.vendor_id) v ON v.incident_id = i.id "
+        "WHERE i.kind = 'cat' GROUP BY 1, 2"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ReviewStatus.PUBLISHED.value])
+        cursor.execute(sql)
         cells = {(vendor, category): count for vendor, category, count in cursor.fetchall()}
     vendors = _top({v for v, _ in cells}, cells, 0, max_vendors)
     categories = _top({c for _, c in cells}, cells, 1, max_categories)

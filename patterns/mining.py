@@ -26,37 +26,327 @@ Ranking::
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from bisect import bisect_right
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import reduce
+from itertools import combinations
+from operator import attrgetter, or_
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
-from postmortems.models import ChangeType, Factor, FailureCategory, Incident, IncidentVendor
+from patterns import profiles
+from patterns.models import LATEST_MEMBERS, MAX_SIZE
+from patterns.profiles import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX, Vocabulary
+from postmortems.models import ChangeType, FailureCategory, IncidentVendor, Vendor
 
-CHANGE_TYPE_PREFIX = "ct:"
-CATEGORY_PREFIX = "cat:"
 HALF_LIFE = timedelta(days=2 * 365)
-MAX_SIZE = 3
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_START = (1, 0)  # sorts after every (0, -start): members without a start come last
 
 
 @dataclass(frozen=True)
 class MinedPattern:
     attributes: tuple[str, ...]
-    members: tuple[int, ...]
     support: int
     lift: float = 0.0
     vendors: tuple[str, ...] = ()
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     quarter_counts: dict[str, int] = field(default_factory=dict)
+    completed_actions: int = 0  # done action items of the members with a start
+    quarter_completed_actions: dict[str, int] = field(default_factory=dict)
+    latest_members: tuple[int, ...] = ()  # newest first
+    latest_prior_actions: tuple[int, ...] = ()
     title: str = ""
     score: float = 0.0
 
     @property
     def key(self) -> str:
         return "+".join(self.attributes)
+
+
+_NO_FIRST = 1 << 62
+_NO_LAST = -(1 << 62)
+
+
+@dataclass(slots=True)
+class _Set:
+    """Published incidents with one set of attributes, or what a combination's sets add up to.
+
+    Moments are microseconds since the epoch; ``quarters`` and ``quarter_done`` pack a count
+    per quarter as fields of one integer (one addition per set and combination instead of one
+    per quarter; ``_Loaded.width`` bits each); ``vendors`` has a bit per vendor.
+    """
+
+    codes: tuple[int, ...] = ()
+    support: int = 0
+    done: int = 0  # of the members with a start: only they have earlier members
+    first: int = _NO_FIRST
+    last: int = _NO_LAST
+    quarters: int = 0
+    quarter_done: int = 0
+    vendors: int = 0
+    # The latest members as (0, -start, -id, id, done), or (1, 0, -id, id, 0) without a
+    # start, sorted: newest first.
+    members: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    sets: dict[int, _Set]
+    first_quarter: int  # quarter index (year * 4 + quarter - 1) of bit field 0
+    width: int  # bits per quarter: wide enough for every incident and every done item
+    vendor_ids: list[int]  # by bit
+
+
+def recurring_patterns(
+    min_support: int = 3, max_size: int = MAX_SIZE, *, now: datetime | None = None
+) -> list[MinedPattern]:
+    """Closed attribute combinations shared by ≥ ``min_support`` published incidents, best first."""
+    with transaction.atomic():
+        vocabulary = profiles.load_vocabulary()
+        profiles.build_working_tables(vocabulary)
+        return mine(vocabulary, min_support, max_size, now=now)
+
+
+def mine(
+    vocabulary: Vocabulary, min_support: int, max_size: int = MAX_SIZE, *, now: datetime | None
+) -> list[MinedPattern]:
+    """``recurring_patterns`` over the working tables of ``profiles.build_working_tables``.
+
+    SQL groups the incidents by attribute set (a tenth as many rows at a million incidents);
+    Python lists, for each combination, the sets containing it and adds them up.
+    """
+    if not 2 <= max_size <= MAX_SIZE:
+        raise ValueError(f"max_size must be 2 or 3, not {max_size}.")
+    loaded = _load_sets()
+    containing = _combine(loaded.sets, max_size)
+    supports = {combo: sum(map(_SUPPORT, sets)) for combo, sets in containing.items()}
+    kept = closed_combinations({c: n for c, n in supports.items() if n >= max(min_support, 1)})
+    if not kept:
+        return []
+    _load_latest(loaded.sets)
+    context = _Context(
+        total=sum(map(_SUPPORT, loaded.sets.values())),
+        attribute_counts=_attribute_counts(loaded.sets, vocabulary),
+        names=vocabulary.names,
+        first_quarter=loaded.first_quarter,
+        width=loaded.width,
+        vendor_slugs=_vendor_slugs(loaded.vendor_ids),
+        now=now or timezone.now(),
+    )
+    mined = [
+        _describe(tuple(vocabulary.keys[c] for c in combo), containing[combo], context)
+        for combo in kept
+    ]
+    return sorted(mined, key=lambda p: (-p.score, p.key))
+
+
+# --- Attribute sets, in SQL -----------------------------------------------------------------
+
+# Moments as integer microseconds since the epoch, exact (``extract`` would give numerics,
+# slow to aggregate; a float8 of seconds would round the microseconds).
+_MICROSECONDS = """(date_part('epoch', date_trunc('second', {0}))::bigint * 1000000
+                   + mod(date_part('microseconds', {0})::bigint, 1000000))"""
+
+_SETS_SQL = f"""
+    SELECT set_id, quarter, n, done, {_MICROSECONDS.format("first")}, {_MICROSECONDS.format("last")}
+    FROM (
+        SELECT set_id, quarter, count(*) AS n, sum(done) AS done,
+               min(started_at) AS first, max(started_at) AS last
+        FROM (
+            SELECT set_id, done, started_at,
+                   date_part('year', started_at AT TIME ZONE 'UTC')::int * 4
+                   + date_part('quarter', started_at AT TIME ZONE 'UTC')::int - 1 AS quarter
+            FROM refresh_incident
+        ) r
+        GROUP BY set_id, quarter
+    ) q
+"""
+
+
+def _load_sets() -> _Loaded:
+    """Per attribute set: support, fixes, first and last start, counts per quarter, vendors."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_id, codes FROM refresh_set")
+        sets = {set_id: _Set(codes=tuple(codes)) for set_id, codes in cursor.fetchall()}
+        cursor.execute(_SETS_SQL)
+        rows = cursor.fetchall()
+        first_quarter = min((row[1] for row in rows if row[1] is not None), default=0)
+        width = max(sum(row[2] for row in rows), sum(row[3] for row in rows)).bit_length() + 1
+        for set_id, quarter, count, done, first, last in rows:
+            group = sets[set_id]
+            group.support += count
+            if quarter is None:
+                continue
+            shift = (quarter - first_quarter) * width
+            group.quarters += count << shift
+            group.quarter_done += done << shift
+            group.done += done
+            group.first = min(group.first, first)
+            group.last = max(group.last, last)
+        cursor.execute(
+            "SELECT DISTINCT r.set_id, l.vendor_id FROM refresh_incident r "
+            f"JOIN {IncidentVendor._meta.db_table} l ON l.incident_id = r.incident_id"
+        )
+        pairs = cursor.fetchall()
+    # The most frequent vendors get the lowest bits: most sets' bitmaps stay small integers.
+    ranked = [vendor for vendor, _ in Counter(vendor for _, vendor in pairs).most_common()]
+    bits = {vendor: bit for bit, vendor in enumerate(ranked)}
+    for set_id, vendor_id in pairs:
+        sets[set_id].vendors |= 1 << bits[vendor_id]
+    return _Loaded(sets, first_quarter, width, ranked)
+
+
+def _combine(sets: dict[int, _Set], max_size: int) -> dict[tuple, list[_Set]]:
+    """Every combination of 2 to ``max_size`` attributes with the sets containing it.
+
+    Each list runs from the set with the latest member to the one with the earliest, so
+    finding a combination's latest members can stop early.
+    """
+    containing: dict[tuple, list[_Set]] = {}
+    for group in sorted(sets.values(), key=_LAST, reverse=True):
+        codes = group.codes
+        for size in range(2, min(max_size, len(codes)) + 1):
+            for combo in combinations(codes, size):
+                found = containing.get(combo)
+                if found is None:
+                    containing[combo] = [group]
+                else:
+                    found.append(group)
+    return containing
+
+
+_SUPPORT, _DONE, _FIRST, _LAST = (attrgetter(a) for a in ("support", "done", "first", "last"))
+_QUARTERS, _QUARTER_DONE, _VENDORS = (
+    attrgetter(a) for a in ("quarters", "quarter_done", "vendors")
+)
+
+
+def _total(sets: list[_Set]) -> _Set:
+    """What the sets add up to (the built-ins loop in C: a large combination has many sets)."""
+    return _Set(
+        support=sum(map(_SUPPORT, sets)),
+        done=sum(map(_DONE, sets)),
+        first=min(map(_FIRST, sets)),
+        last=max(map(_LAST, sets)),
+        quarters=sum(map(_QUARTERS, sets)),
+        quarter_done=sum(map(_QUARTER_DONE, sets)),
+        vendors=reduce(or_, map(_VENDORS, sets), 0),
+    )
+
+
+def _attribute_counts(sets: dict[int, _Set], vocabulary: Vocabulary) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for group in sets.values():
+        for code in group.codes:
+            counts[vocabulary.keys[code]] += group.support
+    return counts
+
+
+# --- Closedness -----------------------------------------------------------------------------
+
+
+def closed_combinations(supports: dict[tuple, int]) -> list[tuple]:
+    """Drop combinations a larger one containing them has exactly the same members of.
+
+    A larger combination's members are a subset of each smaller one's, so equal members
+    means equal support, and comparing supports with the combinations one attribute larger
+    is enough (a larger one still with the same support is sandwiched between them).
+    """
+    folded = set()
+    for combo, support in supports.items():
+        if len(combo) > 2:
+            folded.update(sub for sub in combinations(combo, len(combo) - 1)
+                          if supports.get(sub) == support)  # fmt: skip
+    return [combo for combo in supports if combo not in folded]
+
+
+# --- The latest members -----------------------------------------------------------------------
+
+_LATEST_SQL = f"""
+    SELECT set_id, incident_id, {_MICROSECONDS.format("started_at")}, done
+    FROM (
+        SELECT set_id, incident_id, started_at, done, rank() OVER (
+            PARTITION BY set_id
+            ORDER BY started_at DESC NULLS LAST,
+                     CASE WHEN started_at IS NULL THEN incident_id END DESC
+        ) AS place
+        FROM refresh_incident
+        WHERE cardinality(codes) >= 2
+    ) ranked
+    WHERE place <= %s
+"""
+
+
+def _load_latest(sets: dict[int, _Set]) -> None:
+    """Each set's latest members, ties on the last start included.
+
+    A combination's latest members are among the latest of each set containing it, and
+    so are the members starting at the same moment as its last one, which its "recurred
+    after" figures need. Sets are far fewer than incidents, and most are small.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_LATEST_SQL, [LATEST_MEMBERS])
+        for set_id, incident_id, moment, done in cursor.fetchall():
+            order = _NO_START if moment is None else (0, -moment)
+            sets[set_id].members.append((*order, -incident_id, incident_id, done))
+    for group in sets.values():
+        group.members.sort()
+
+
+def latest_members(
+    sets: list[_Set], total: _Set, first_quarter: int, width: int
+) -> tuple[list[int], list[int]]:
+    """A combination's latest members, newest first, and the fixes each recurred after."""
+    cutoff = _cutoff(total, first_quarter, width)
+    candidates = []
+    for group in sets:
+        if cutoff is None:
+            candidates += group.members
+            continue
+        if group.last < cutoff:
+            break  # the sets run from the latest last start down: none of the rest qualifies
+        # Members starting at or after the cutoff: a prefix, newest first.
+        candidates += group.members[: bisect_right(group.members, (0, -cutoff, math.inf))]
+    candidates.sort()
+    ids, priors = [], []
+    later, index = 0, 0  # done items of the members starting at or after the current one
+    for member in candidates[:LATEST_MEMBERS]:
+        ids.append(member[3])
+        if member[0]:  # no start: it cannot be placed after anything
+            priors.append(0)
+            continue
+        while index < len(candidates) and candidates[index][:2] <= member[:2]:
+            later += candidates[index][4]
+            index += 1
+        priors.append(total.done - later)
+    return ids, priors
+
+
+def _cutoff(total: _Set, first_quarter: int, width: int) -> int | None:
+    """The start of the latest quarter from which on the combination has enough members.
+
+    None when it has too few with a start: then every member is a candidate.
+    """
+    seen, quarter, field_mask = 0, total.quarters.bit_length() // width, (1 << width) - 1
+    while quarter >= 0:
+        seen += (total.quarters >> (quarter * width)) & field_mask
+        if seen >= LATEST_MEMBERS:
+            return _quarter_start(first_quarter + quarter)
+        quarter -= 1
+    return None
+
+
+def _quarter_start(index: int) -> int:
+    moment = datetime(index // 4, index % 4 * 3 + 1, 1, tzinfo=UTC)
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+# --- Description and scoring ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -66,165 +356,69 @@ class _Context:
     total: int
     attribute_counts: dict[str, int]
     names: dict[str, str]
-    started: dict[int, datetime | None]
-    vendors: dict[int, set[str]]
+    first_quarter: int
+    width: int
+    vendor_slugs: list[str]  # by bit
     now: datetime
 
 
-def recurring_patterns(
-    min_support: int = 3, max_size: int = MAX_SIZE, *, now: datetime | None = None
-) -> list[MinedPattern]:
-    """Closed attribute combinations shared by ≥ ``min_support`` published incidents, best first."""
-    if not 2 <= max_size <= MAX_SIZE:
-        raise ValueError(f"max_size must be 2 or 3, not {max_size}.")
-    raw = closed_patterns(_count_combinations(max(min_support, 1), max_size))
-    if not raw:
-        return []
-    context = _load_context(raw, now or timezone.now())
-    mined = [_describe(attributes, members, context) for attributes, members in raw]
-    return sorted(mined, key=lambda p: (-p.score, p.key))
+def _vendor_slugs(vendor_ids: list[int]) -> list[str]:
+    slugs = dict(Vendor.objects.filter(id__in=vendor_ids).values_list("id", "slug"))
+    return [slugs.get(pk, str(pk)) for pk in vendor_ids]
 
 
-# --- Counting in SQL ----------------------------------------------------------------------
-
-
-def _attribute_pairs_sql() -> tuple[str, list]:
-    """The DISTINCT (incident_id, attr) pairs of published incidents, as a CTE body."""
-    through = Incident.change_types.through._meta.db_table
-    published, params = Incident.objects.published().order_by().values("id").query.sql_with_params()
-    # Table names come from our own models' metadata, never from input; values are parameters.
-    # COLLATE "C" makes SQL's ``<`` agree with Python's sorted(): a linguistic collation would
-    # ignore the hyphens and colons and order some attributes differently.
-    sql = f"""
-        SELECT DISTINCT raw.incident_id, raw.attr COLLATE "C" AS attr FROM (
-            SELECT t.incident_id, %s || ct.slug AS attr
-            FROM {through} t JOIN {ChangeType._meta.db_table} ct ON ct.id = t.changetype_id
-            UNION ALL
-            SELECT f.incident_id, %s || c.slug
-            FROM {Factor._meta.db_table} f
-            JOIN {FailureCategory._meta.db_table} c ON c.id = f.category_id
-        ) raw
-        WHERE raw.incident_id IN ({published})
-    """
-    return sql, [CHANGE_TYPE_PREFIX, CATEGORY_PREFIX, *params]
-
-
-_COMBINATIONS_SQL = """
-    WITH attrs AS ({attrs}),
-    pairs AS (
-        SELECT a1.attr AS a1, a2.attr AS a2,
-               array_agg(a1.incident_id ORDER BY a1.incident_id) AS members
-        FROM attrs a1 JOIN attrs a2 ON a2.incident_id = a1.incident_id AND a1.attr < a2.attr
-        GROUP BY a1.attr, a2.attr
-        HAVING count(*) >= %s
-    ),
-    triples AS (
-        -- A triple can only be frequent if its first two attributes are a frequent pair
-        -- (support only shrinks as attributes are added), so extend frequent pairs only.
-        SELECT p.a1, p.a2, a3.attr AS a3,
-               array_agg(a3.incident_id ORDER BY a3.incident_id) AS members
-        FROM pairs p
-        CROSS JOIN LATERAL unnest(p.members) AS m(incident_id)
-        JOIN attrs a3 ON a3.incident_id = m.incident_id AND a3.attr > p.a2
-        WHERE %s >= 3
-        GROUP BY p.a1, p.a2, a3.attr
-        HAVING count(*) >= %s
-    )
-    SELECT ARRAY[a1, a2], members FROM pairs
-    UNION ALL
-    SELECT ARRAY[a1, a2, a3], members FROM triples
-"""
-
-
-def _count_combinations(min_support: int, max_size: int) -> list[tuple[tuple, tuple]]:
-    attrs_sql, params = _attribute_pairs_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _COMBINATIONS_SQL.format(attrs=attrs_sql),
-            [*params, min_support, max_size, min_support],
-        )
-        return [(tuple(attrs), tuple(members)) for attrs, members in cursor.fetchall()]
-
-
-def _attribute_counts(attributes: set[str]) -> dict[str, int]:
-    attrs_sql, params = _attribute_pairs_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH attrs AS ({attrs_sql}) SELECT attr, count(*) FROM attrs "
-            "WHERE attr = ANY(%s) GROUP BY attr",
-            [*params, sorted(attributes)],
-        )
-        return dict(cursor.fetchall())
-
-
-# --- Closedness -----------------------------------------------------------------------------
-
-
-def closed_patterns(raw: list[tuple[tuple, tuple]]) -> list[tuple[tuple, tuple]]:
-    """Drop combinations whose member set equals that of a larger combination containing them."""
-    by_members: dict[tuple, list[tuple]] = defaultdict(list)
-    for attributes, members in raw:
-        by_members[members].append(attributes)
-    closed = []
-    for members, groups in by_members.items():
-        sets = [set(a) for a in groups]
-        for attributes, attribute_set in zip(groups, sets, strict=True):
-            # A superset always has a member set ⊆ ours, so equal members only need a check
-            # among combinations with the same member tuple.
-            if not any(attribute_set < other for other in sets):
-                closed.append((attributes, members))
-    return closed
-
-
-# --- Description and scoring ----------------------------------------------------------------
-
-
-def _load_context(raw: list[tuple[tuple, tuple]], now: datetime) -> _Context:
-    attributes = {a for attrs, _ in raw for a in attrs}
-    incident_ids = {i for _, members in raw for i in members}
-    vendors: dict[int, set[str]] = defaultdict(set)
-    links = IncidentVendor.objects.filter(incident_id__in=incident_ids)
-    for incident_id, slug in links.values_list("incident_id", "vendor__slug"):
-        vendors[incident_id].add(slug)
-    return _Context(
-        total=Incident.objects.published().count(),
-        attribute_counts=_attribute_counts(attributes),
-        names=_attribute_names(attributes),
-        started=dict(Incident.objects.filter(id__in=incident_ids).values_list("id", "started_at")),
-        vendors=vendors,
-        now=now,
-    )
-
-
-def _attribute_names(attributes: set[str]) -> dict[str, str]:
-    names = {}
-    for prefix, model in ((CHANGE_TYPE_PREFIX, ChangeType), (CATEGORY_PREFIX, FailureCategory)):
-        slugs = [a.removeprefix(prefix) for a in attributes if a.startswith(prefix)]
-        if slugs:
-            rows = model.objects.filter(slug__in=slugs).values_list("slug", "name")
-            names.update({f"{prefix}{slug}": name for slug, name in rows})
-    return names
-
-
-def _describe(attributes: tuple, members: tuple, context: _Context) -> MinedPattern:
-    dates = sorted(d for i in members if (d := context.started.get(i)) is not None)
-    vendors = tuple(sorted(set().union(*(context.vendors.get(i, set()) for i in members))))
-    first_seen, last_seen = (dates[0], dates[-1]) if dates else (None, None)
+def _describe(attributes: tuple, sets: list[_Set], context: _Context) -> MinedPattern:
+    total = _total(sets)
+    vendors = tuple(sorted(_bits(total.vendors, context.vendor_slugs)))
+    dated = total.last >= total.first
+    first_seen = _moment(total.first) if dated else None
+    last_seen = _moment(total.last) if dated else None
     lift = compute_lift(
-        len(members), [context.attribute_counts[a] for a in attributes], context.total
+        total.support, [context.attribute_counts[a] for a in attributes], context.total
     )
+    ids, priors = latest_members(sets, total, context.first_quarter, context.width)
     return MinedPattern(
         attributes=attributes,
-        members=members,
-        support=len(members),
+        support=total.support,
         lift=lift,
         vendors=vendors,
         first_seen=first_seen,
         last_seen=last_seen,
-        quarter_counts=quarter_counts(dates),
-        title=pattern_title(attributes, context.names, len(members), len(vendors), first_seen),
-        score=compute_score(len(members), lift, len(vendors), last_seen, context.now),
+        quarter_counts=_unpack_quarters(total.quarters, context.first_quarter, context.width),
+        completed_actions=total.done,
+        quarter_completed_actions=_unpack_quarters(
+            total.quarter_done, context.first_quarter, context.width
+        ),
+        latest_members=tuple(ids),
+        latest_prior_actions=tuple(priors),
+        title=pattern_title(attributes, context.names, total.support, len(vendors), first_seen),
+        score=compute_score(total.support, lift, len(vendors), last_seen, context.now),
     )
+
+
+def _bits(bitmap: int, labels: list[str]) -> list[str]:
+    found = []
+    while bitmap:
+        low = bitmap & -bitmap
+        found.append(labels[low.bit_length() - 1])
+        bitmap ^= low
+    return found
+
+
+def _moment(microseconds: int) -> datetime:
+    return EPOCH + timedelta(microseconds=microseconds)
+
+
+def _unpack_quarters(packed: int, first_quarter: int, width: int) -> dict[str, int]:
+    """``{"2014-Q4": 2}`` for every quarter with a count, oldest first."""
+    counts, quarter, field_mask = {}, 0, (1 << width) - 1
+    while packed:
+        if count := packed & field_mask:
+            index = first_quarter + quarter
+            counts[f"{index // 4}-Q{index % 4 + 1}"] = count
+        packed >>= width
+        quarter += 1
+    return counts
 
 
 def compute_lift(support: int, attribute_counts: list[int], total: int) -> float:

@@ -5,12 +5,28 @@ Pages and the API read these tables; nothing here is edited by hand.
 
 from __future__ import annotations
 
+from itertools import combinations
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
-from postmortems.models import Incident
+from postmortems.models import Incident, Vendor
+
+# Members a pattern keeps for its page and its API detail, newest first.
+LATEST_MEMBERS = 50
+# Attributes a pattern combines, at most.
+MAX_SIZE = 3
+
+
+def combination_keys(attributes: list[str], max_size: int = MAX_SIZE) -> list[str]:
+    """The key of every combination of 2 to ``max_size`` of the attributes."""
+    ordered = sorted(attributes)
+    return [
+        "+".join(combo) for size in range(2, max_size + 1) for combo in combinations(ordered, size)
+    ]
 
 
 class PatternQuerySet(models.QuerySet):
@@ -22,13 +38,23 @@ class PatternQuerySet(models.QuerySet):
         """Combinations seen together more than once but below the minimum support."""
         return self.filter(support__lt=settings.PATTERN_MIN_SUPPORT)
 
+    def containing(self, attributes: list[str]) -> PatternQuerySet:
+        """Patterns whose attributes all occur in ``attributes``: an incident's patterns.
+
+        Looked up by key, one per combination of the attributes (a handful), through the
+        key's unique index.
+        """
+        return self.filter(key__in=combination_keys(attributes))
+
 
 class Pattern(models.Model):
     """A closed combination of 2 or 3 attributes (change types, failure categories) that recurs.
 
     ``key`` is the sorted attributes joined by ``+`` (``cat:non-staged-rollout+ct:config-change``)
     and identifies the combination across refreshes. Every other column is derived by the
-    mining engine; rows are replaced wholesale, never edited.
+    mining engine. Its members are not stored: an incident is a member when its attributes
+    (``IncidentProfile.attributes``) contain the pattern's; only the latest ones are kept here,
+    for the pattern's page.
     """
 
     key = models.CharField(max_length=500, unique=True)
@@ -45,8 +71,28 @@ class Pattern(models.Model):
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     quarter_counts = models.JSONField(default=dict, blank=True)
+    completed_actions = models.PositiveIntegerField(
+        default=0, help_text="Done action items of the members that have a start."
+    )
+    quarter_completed_actions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Done action items of the members per quarter of start, e.g. 2014-Q4.",
+    )
+    latest_members = ArrayField(
+        models.BigIntegerField(),
+        default=list,
+        blank=True,
+        help_text=f"Ids of the {LATEST_MEMBERS} members that started last, newest first.",
+    )
+    latest_prior_actions = ArrayField(
+        models.PositiveIntegerField(),
+        default=list,
+        blank=True,
+        help_text="For each of the latest members, the done action items of the members "
+        "that started before it: the fixes it recurred after.",
+    )
     computed_at = models.DateTimeField()
-    incidents = models.ManyToManyField(Incident, through="PatternMember", related_name="patterns")
 
     objects = PatternQuerySet.as_manager()
 
@@ -57,58 +103,70 @@ class Pattern(models.Model):
         return self.title
 
 
-class PatternMember(models.Model):
-    """One incident in which all of a pattern's attributes occur together."""
+class IncidentProfile(models.Model):
+    """What the last refresh saw of one published incident: its attributes, start and fixes.
 
-    pattern = models.ForeignKey(Pattern, on_delete=models.CASCADE, related_name="members")
-    incident = models.ForeignKey(
-        Incident, on_delete=models.CASCADE, related_name="pattern_memberships"
-    )
-    joined_at = models.DateTimeField(
-        default=timezone.now, help_text="When a refresh first found it in the pattern."
-    )
-    prior_completed_actions = models.PositiveIntegerField(
-        default=0,
-        help_text="Done action items of the members that started before this one: "
-        "the fixes it recurred after.",
-    )
-
-    class Meta:
-        ordering = ["pattern", "incident"]
-        constraints = [
-            models.UniqueConstraint(fields=["pattern", "incident"], name="pattern_member_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.pattern.key} · {self.incident_id}"
-
-
-class VendorRecurrence(models.Model):
-    """A vendor hit again by the same change type or failure category within the window.
-
-    One row per (incident, vendor, attribute): ``previous`` is the latest earlier
-    published incident of the same vendor with the same attribute.
+    An incident belongs to every pattern whose attributes its own contain, so memberships
+    are not stored. Rows are rewritten by each refresh (only those that changed), so a page
+    reading them agrees with the patterns it shows.
     """
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="recurrences")
-    vendor = models.ForeignKey(
-        "postmortems.Vendor", on_delete=models.CASCADE, related_name="recurrences"
+    # No database foreign keys here or in VendorIncident: the refresh rewrites these rows
+    # wholesale, and checking a million deferred keys at commit costs more than the rows
+    # themselves. A deleted incident's row stays until the refresh its deletion schedules;
+    # reads join the incident table, so it is never shown.
+    incident = models.OneToOneField(
+        Incident,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
-    attribute = models.CharField(max_length=120)
-    attribute_name = models.CharField(max_length=200)
-    previous = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
-    gap = models.DurationField()
+    attributes = ArrayField(models.CharField(max_length=80), default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_actions = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["incident", "vendor", "attribute"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["incident", "vendor", "attribute"], name="vendor_recurrence_unique"
+        indexes = [
+            # "Recurred after N completed action items" on an incident page sums the done
+            # items of the members that started shortly before or after it; the index holds
+            # all it needs, so it is read without visiting the table.
+            models.Index(
+                fields=["started_at"],
+                include=["completed_actions", "attributes"],
+                name="incident_profile_done_started",
+                condition=Q(completed_actions__gt=0),
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.vendor_id} · {self.attribute} · {self.incident_id}"
+        return f"Profile of {self.incident_id}"
+
+
+class VendorIncident(models.Model):
+    """A published incident with a start, once per vendor it involves, as of the last refresh.
+
+    Vendor recurrences ("hit again by the same change type or category within the window")
+    are read from it when a page is shown: the key leads with the vendor and the start, so
+    the previous incident of a vendor with an attribute is a short walk back in one index
+    (each step checks the incident's profile). The key is the whole row.
+    """
+
+    pk = models.CompositePrimaryKey("vendor", "started_at", "incident")
+    vendor = models.ForeignKey(
+        Vendor, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id} · {self.incident_id}"
 
 
 class RelatedList(models.Model):

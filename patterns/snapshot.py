@@ -21,28 +21,40 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
+from django.db import connection
+
 from patterns import metrics, trends
+from patterns.metrics import Source
 from patterns.models import StatsSnapshot
-from postmortems.models import Incident
 
 GROUPINGS = ("change_type", "category", "vendor", "year")
 
 
-def build_snapshot(now: datetime) -> dict:
-    monthly = metrics.monthly_counts_by_change_type()
-    heat = metrics.vendor_category_matrix()
+def build_snapshot(now: datetime, source: Source | None = None) -> dict:
+    """The document, from the incident tables or the working tables of a refresh."""
+    source = source or metrics.tables()
+    monthly = metrics.monthly_counts_by_change_type(source=source)
+    heat = metrics.vendor_category_matrix(source=source)
+    durations = {g: metrics.duration_stats(g, source=source) for g in GROUPINGS}
     return {
         "computed_at": now.isoformat(),
-        "published": Incident.objects.published().count(),
-        "durations": {g: [_plain(s) for s in metrics.duration_stats(g)] for g in GROUPINGS},
-        "downtime": [_plain(d) for d in metrics.downtime_by_vendor_year()],
+        "published": _count(source),
+        "durations": {g: [_plain(s) for s in stats] for g, stats in durations.items()},
+        "downtime": [_plain(d) for d in metrics.downtime_by_vendor_year(source=source)],
         "monthly": {"months": monthly.months, "series": [list(s) for s in monthly.series]},
         "resolve_distribution": [
-            _plain(d) for d in metrics.duration_distribution("change_type", "resolve")
+            _plain(d)
+            for d in metrics.duration_distribution("change_type", "resolve", source=source)
         ],
         "heat_map": {"rows": heat.rows, "columns": heat.columns, "counts": heat.counts},
-        "rising": [asdict(r) for r in trends.rising_attributes(now)],
+        "rising": [asdict(r) for r in trends.rising_attributes(now, source=source)],
     }
+
+
+def _count(source: Source) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {source.incidents} i")
+        return cursor.fetchone()[0]
 
 
 def _plain(row) -> dict:

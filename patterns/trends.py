@@ -26,11 +26,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
 from django.utils import timezone
 
-from postmortems.choices import ReviewStatus
-from postmortems.models import ChangeType, FailureCategory
+from patterns.metrics import Source, tables
+
+# The kinds as the attributes relation names them, and as the snapshot does.
+KINDS = {"cat": "category", "ct": "change_type"}
 
 
 @dataclass(frozen=True)
@@ -66,26 +68,37 @@ def poisson_upper_tail(observed: int, expected: float) -> float:
 
 
 def _counts(
-    queryset: QuerySet, path: str, now: datetime, windows: Iterable[int], baseline_days: int
-) -> QuerySet:
-    """Annotate ``w<W>`` and ``b<W>`` counts per window: one query, FILTERed aggregates."""
-    published = Q(**{f"{path}__status": ReviewStatus.PUBLISHED})
-    started = f"{path}__started_at"
-    annotations = {}
+    source: Source, now: datetime, windows: Iterable[int], baseline_days: int
+) -> list[dict]:
+    """Per attribute, ``w<W>`` and ``b<W>`` counts per window: one query, FILTERed counts over
+    the incidents that started in the longest window or its baseline only."""
+    columns, params = [], {"now": now}
+    earliest = now
     for days in windows:
         window_start = now - timedelta(days=days)
         baseline_start = window_start - timedelta(days=baseline_days)
-        in_window = Q(**{f"{started}__gte": window_start, f"{started}__lt": now})
-        in_baseline = Q(**{f"{started}__gte": baseline_start, f"{started}__lt": window_start})
-        # distinct: an incident with two factors of one category counts once.
-        annotations[f"w{days}"] = Count(path, filter=published & in_window, distinct=True)
-        annotations[f"b{days}"] = Count(path, filter=published & in_baseline, distinct=True)
-    return queryset.annotate(**annotations).order_by("slug")
+        earliest = min(earliest, baseline_start)
+        params |= {f"w{days}": window_start, f"b{days}": baseline_start}
+        columns += [
+            f"count(*) FILTER (WHERE i.started_at >= %(w{days})s) AS w{days}",
+            f"count(*) FILTER (WHERE i.started_at >= %(b{days})s "
+            f"AND i.started_at < %(w{days})s) AS b{days}",
+        ]
+    params["earliest"] = earliest
+    # The relation lists each of an incident's attributes once.
+    sql = (
+        f"SELECT i.kind, i.slug, i.name, {', '.join(columns)} FROM {source.attributed} i "
+        "WHERE i.started_at >= %(earliest)s AND i.started_at < %(now)s "
+        "GROUP BY i.kind, i.slug, i.name"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _rising(
-    kind: str,
-    rows: QuerySet,
+    rows: list[dict],
     windows: Iterable[int],
     baseline_days: int,
     min_count: int,
@@ -94,15 +107,16 @@ def _rising(
     found = []
     for row in rows:
         for days in windows:
-            observed, baseline = getattr(row, f"w{days}"), getattr(row, f"b{days}")
+            observed, baseline = row[f"w{days}"], row[f"b{days}"]
             if observed < min_count:
                 continue
             expected = baseline * days / baseline_days
             p_value = poisson_upper_tail(observed, expected)
             if p_value < alpha:
+                kind = KINDS[row["kind"]]
                 found.append(
                     RisingAttribute(
-                        kind, row.slug, row.name, days, observed, baseline, expected, p_value
+                        kind, row["slug"], row["name"], days, observed, baseline, expected, p_value
                     )
                 )
     return found
@@ -114,16 +128,12 @@ def rising_attributes(
     baseline_days: int = 365,
     min_count: int = 3,
     alpha: float = 0.01,
+    *,
+    source: Source | None = None,
 ) -> list[RisingAttribute]:
-    """Categories and change types whose recent count beats their baseline (two queries)."""
+    """Categories and change types whose recent count beats their baseline (one query)."""
     now = now or timezone.now()
-    sources = [
-        ("category", FailureCategory.objects.all(), "factors__incident"),
-        ("change_type", ChangeType.objects.all(), "incidents"),
-    ]
-    found: list[RisingAttribute] = []
-    for kind, queryset, path in sources:
-        rows = _counts(queryset, path, now, windows, baseline_days)
-        found += _rising(kind, rows, windows, baseline_days, min_count, alpha)
+    rows = _counts(source or tables(), now, windows, baseline_days)
+    found = _rising(rows, windows, baseline_days, min_count, alpha)
     # Most surprising first; the rest only makes the order deterministic.
     return sorted(found, key=lambda r: (r.p_value, r.kind, r.slug, r.window_days))

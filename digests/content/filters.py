@@ -20,7 +20,6 @@ class DigestFilters:
 
     vendor_ids: frozenset[int] = frozenset()
     vendor_slugs: tuple[str, ...] = ()
-    vendor_names: frozenset[str] = frozenset()
     category_ids: frozenset[int] = frozenset()
     category_slugs: tuple[str, ...] = ()
     min_severity: str = ""
@@ -35,7 +34,6 @@ class DigestFilters:
         return cls(
             vendor_ids=frozenset(v.pk for v in vendors),
             vendor_slugs=tuple(v.slug for v in vendors),
-            vendor_names=frozenset(v.name for v in vendors),
             category_ids=frozenset(c.pk for c in categories),
             category_slugs=tuple(c.slug for c in categories),
             min_severity=subscription.min_severity,

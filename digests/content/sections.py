@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import html
+from collections import Counter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import (
-    Count,
-    Prefetch,
-    Q,
-)
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils.html import strip_tags
 
@@ -33,8 +30,8 @@ from digests.content.filters import DigestFilters
 from digests.models import DigestSubscription
 from digests.schedule import DigestPeriod
 from patterns.charts import format_duration
-from patterns.models import Pattern
-from postmortems.choices import ActionItemStatus, FactorRole
+from patterns.models import IncidentProfile, Pattern, combination_keys
+from postmortems.choices import ActionItemStatus, FactorRole, ReviewStatus
 from postmortems.models import ActionItem, Factor, Incident, IncidentVendor
 from postmortems.rendering import render_markdown
 
@@ -135,27 +132,33 @@ def overdue_items(subscription: DigestSubscription, period: DigestPeriod) -> lis
 
 
 def changed_patterns(period: DigestPeriod) -> list[PeriodPattern]:
-    """Recurring patterns that gained members in the period, with their counts (one query).
+    """Recurring patterns that gained members in the period, with their counts (two queries).
 
     Computed once per period for every filter: patterns are few next to incidents, and
     the vendor and category filters are applied to this list in memory.
     """
-    # Only members that joined since the period began are read: those before it are
-    # the support minus these, since a refresh keeps one member row per supporting incident.
+    # A pattern gains a member when an incident whose attributes contain the pattern's is
+    # published. The incidents published since the period began are read as the last
+    # refresh saw them, the view the patterns' supports count: the support before the
+    # period is the support minus all of them, this period's new members those before its end.
+    published = IncidentProfile.objects.filter(
+        incident__status=ReviewStatus.PUBLISHED, incident__published_at__gte=period.start
+    ).values_list("attributes", "incident__published_at")
+    new, since_start = Counter(), Counter()
+    for attributes, published_at in published:
+        keys = combination_keys(attributes)
+        since_start.update(keys)
+        if published_at < period.end:
+            new.update(keys)
+    if not new:
+        return []
     rows = (
         Pattern.objects.recurring()
-        .filter(members__joined_at__gte=period.start)
-        .annotate(
-            new_members=Count("members", filter=Q(members__joined_at__lt=period.end)),
-            recent_members=Count("members"),
-        )
+        .filter(key__in=list(new))
+        .defer("latest_members", "latest_prior_actions", "quarter_completed_actions")
         .order_by("-score", "key")
     )
-    return [
-        PeriodPattern(row, row.support - row.recent_members, row.new_members)
-        for row in rows
-        if row.new_members
-    ]
+    return [PeriodPattern(row, row.support - since_start[row.key], new[row.key]) for row in rows]
 
 
 def matching_patterns(
@@ -167,7 +170,7 @@ def matching_patterns(
     for row in rows:
         if not pattern_matches(row.pattern, filters):
             continue
-        # Counted from member join times, so a late digest still says what changed then.
+        # Counted from publication times, so a late digest still says what changed then.
         if row.earlier_members + row.new_members < minimum:
             continue  # it became recurring only after the period
         (new if row.earlier_members < minimum else grown).append(row)
@@ -177,7 +180,8 @@ def matching_patterns(
 
 
 def pattern_matches(pattern: Pattern, filters: DigestFilters) -> bool:
-    if filters.vendor_names and filters.vendor_names.isdisjoint(pattern.vendors):
+    # A pattern names its vendors by slug.
+    if filters.vendor_slugs and set(filters.vendor_slugs).isdisjoint(pattern.vendors):
         return False
     wanted = {f"cat:{slug}" for slug in filters.category_slugs}
     return not wanted or not wanted.isdisjoint(pattern.attributes)

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patterns.mining import CATEGORY_PREFIX
-from patterns.models import Pattern
+from patterns.models import LATEST_MEMBERS, Pattern
 
 
 class AttributeSerializer(serializers.Serializer):
@@ -66,7 +66,6 @@ class PatternMemberSerializer(serializers.Serializer):
     slug = serializers.CharField(source="incident.slug")
     title = serializers.CharField(source="incident.title")
     started_at = serializers.DateTimeField(source="incident.started_at", allow_null=True)
-    joined_at = serializers.DateTimeField(help_text="When a refresh first found it here.")
     prior_completed_actions = serializers.IntegerField(
         help_text="Done action items of the members that started earlier: the fixes this "
         "incident recurred after."
@@ -75,7 +74,11 @@ class PatternMemberSerializer(serializers.Serializer):
 
 class PatternDetailSerializer(PatternSerializer):
     members = PatternMemberSerializer(
-        many=True, source="member_rows", help_text="Every member incident, oldest first."
+        many=True,
+        source="member_rows",
+        help_text=f"The {LATEST_MEMBERS} members that started last (all of them when `support` "
+        "is no more), oldest first. Every member is a published incident whose change types "
+        "and categories include all of the pattern's attributes.",
     )
 
     class Meta(PatternSerializer.Meta):
@@ -103,5 +106,5 @@ class RefreshSummarySerializer(serializers.Serializer):
     patterns = serializers.IntegerField(help_text="Stored combinations (from 2 incidents up).")
     new = serializers.IntegerField()
     retired = serializers.IntegerField()
-    members = serializers.IntegerField()
-    recurrences = serializers.IntegerField(help_text="Vendor recurrences flagged.")
+    members = serializers.IntegerField(help_text="Memberships: the patterns' supports added up.")
+    incidents = serializers.IntegerField(help_text="Published incidents analysed.")

@@ -5,7 +5,7 @@ Every response reads the tables the refresh job precomputes.
 
 from __future__ import annotations
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -30,8 +30,9 @@ from patterns.api.serializers import (
     RelatedIncidentsSerializer,
 )
 from patterns.filtersets import PatternFilterSet
+from patterns.insights import latest_members
 from patterns.mining import attribute_names
-from patterns.models import Pattern, PatternMember
+from patterns.models import Pattern
 from patterns.related import cached_related_incidents
 from patterns.snapshot import empty_snapshot, latest_snapshot
 from postmortems import permissions
@@ -63,7 +64,12 @@ BY_SCORE = {
             ),
         ],
     ),
-    retrieve=extend_schema(summary="One pattern with all its member incidents"),
+    retrieve=extend_schema(
+        summary="One pattern with its latest member incidents",
+        description="The 50 members that started last, oldest first, each with the completed "
+        "action items of earlier members it recurred after. Every member is a published "
+        "incident whose change types and categories include all of the pattern's attributes.",
+    ),
 )
 class PatternViewSet(ReadOnlyModelViewSet):
     permission_classes = [ApiPermission]
@@ -72,20 +78,30 @@ class PatternViewSet(ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Pattern]:
         queryset = Pattern.objects.all()
-        if self.action == "retrieve":
-            members = PatternMember.objects.select_related("incident").order_by(
-                F("incident__started_at").asc(nulls_last=True), "incident_id"
-            )
-            queryset = queryset.prefetch_related(
-                Prefetch("members", queryset=members, to_attr="member_rows")
+        if self.action != "retrieve":
+            # A list shows no members: leave the stored latest ones in the database.
+            queryset = queryset.defer(
+                "latest_members", "latest_prior_actions", "quarter_completed_actions"
             )
         return queryset
+
+    def get_object(self) -> Pattern:
+        pattern = super().get_object()
+        # Stored newest first; the API lists them oldest first, as a timeline reads.
+        members = latest_members(
+            pattern, Incident.objects.only("id", "slug", "title", "started_at")
+        )
+        pattern.member_rows = [
+            {"incident": incident, "prior_completed_actions": prior}
+            for incident, prior in reversed(members)
+        ]
+        return pattern
 
     def get_serializer_class(self):
         return PatternDetailSerializer if self.action == "retrieve" else PatternSerializer
 
     @extend_schema(
-        summary="Recompute patterns, recurrences and metrics now (admins)",
+        summary="Recompute patterns, incident profiles and metrics now (admins)",
         description="Runs the same refresh the worker runs a minute after published "
         "postmortems change and every night, and answers when it is done (up to a minute on "
         "a large knowledge base). Useful right after a bulk import.",

@@ -127,6 +127,22 @@ def test_detail_lists_exactly_the_members_oldest_first(client_for, viewer, knowl
     assert body["html_url"].endswith(f"/patterns/{pattern.pk}/")
 
 
+def test_detail_of_a_large_pattern_lists_its_latest_50_members_oldest_first(client_for, viewer):
+    incidents = [
+        labelled(100 + n, "ct:config-change", "cat:non-staged-rollout", vendor=f"v{n}")
+        for n in range(53)
+    ]
+    ActionItemFactory(incident=incidents[0], status=ActionItemStatus.DONE, completed_at=T0)
+    refresh_patterns()
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+
+    body = client_for(viewer).get(f"/api/patterns/{pattern.pk}/").json()
+
+    assert body["support"] == 53
+    assert [m["slug"] for m in body["members"]] == [i.slug for i in incidents[3:]]
+    assert {m["prior_completed_actions"] for m in body["members"]} == {1}
+
+
 def test_the_pattern_list_costs_the_same_queries_for_few_or_many(
     client_for, viewer, knowledge_base
 ):

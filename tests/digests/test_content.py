@@ -1,5 +1,6 @@
 """What a subscriber's weekly digest contains."""
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from digests.content import DigestCache, NumberUnit, WeekNumber, build_digest
 from digests.models import DigestSubscription
 from digests.schedule import period_ending
-from patterns.models import Pattern, PatternMember, StatsSnapshot
+from patterns.models import IncidentProfile, Pattern, StatsSnapshot
 from postmortems.choices import ActionItemStatus, FactorRole, ReviewStatus, Severity
 from postmortems.models import FailureCategory, IncidentVendor
 from tests.factories import (
@@ -253,23 +254,31 @@ def min_support(settings):
     return 3
 
 
-def pattern(title: str, joined: list[datetime], **kwargs) -> Pattern:
-    """A pattern whose members joined at the given moments."""
+CHANGE_KINDS = itertools.count()
+
+
+def pattern(title: str, published_at: list[datetime], **kwargs) -> Pattern:
+    """A recurring pattern whose members were published at the given moments, as a refresh
+    leaves it: the pattern, and its members' attributes in their profiles."""
+    attributes = kwargs.pop("attributes", None) or [
+        "cat:software-bug",
+        f"ct:change-{next(CHANGE_KINDS)}",  # each pattern its own, so members match only it
+    ]
     row = Pattern.objects.create(
-        key=title,
+        key="+".join(attributes),
         title=title,
-        detected_at=min(joined),
-        attributes=kwargs.pop("attributes", ["cat:software-bug", "ct:config-change"]),
-        support=len(joined),
+        detected_at=min(published_at),
+        attributes=attributes,
+        support=len(published_at),
         lift=2.0,
         vendor_count=len(kwargs.get("vendors", [])),
         score=kwargs.pop("score", 1.0),
-        computed_at=max(joined),
+        computed_at=max(published_at),
         **kwargs,
     )
-    for moment in joined:
-        member = IncidentFactory(published_at=LONG_AGO)  # not one of the week's postmortems
-        PatternMember.objects.create(pattern=row, incident=member, joined_at=moment)
+    for moment in published_at:
+        member = IncidentFactory(published_at=moment)
+        IncidentProfile.objects.create(incident=member, attributes=attributes)
     return row
 
 
@@ -287,14 +296,14 @@ def test_a_pattern_that_reaches_the_minimum_support_in_the_period_is_new(subscri
 
 
 def test_a_recurring_pattern_that_gained_members_has_grown(subscription, min_support):
-    pattern("Grown", [during(3)] * 3 + [during(0), during(0, hours=5)], vendors=["Azure"])
+    pattern("Grown", [during(3)] * 3 + [during(0), during(0, hours=5)], vendors=["azure"])
 
     digest = digest_for(subscription)
 
     assert digest.new_patterns == []
     [grown] = digest.grown_patterns
     assert (grown.title, grown.support, grown.new_members) == ("Grown", 5, 2)
-    assert grown.vendors == ["Azure"]
+    assert grown.vendors == ["azure"]
 
 
 def test_unchanged_emerging_and_later_patterns_are_left_out(subscription, min_support):
@@ -307,10 +316,40 @@ def test_unchanged_emerging_and_later_patterns_are_left_out(subscription, min_su
     assert digest.new_patterns == digest.grown_patterns == []
 
 
+def test_a_member_published_after_the_last_refresh_is_not_counted_yet(subscription, min_support):
+    pattern("Grown", [during(3)] * 3 + [during(0)])
+    IncidentFactory(published_at=during(0))  # same attributes, but no refresh has seen it
+
+    [grown] = digest_for(subscription).grown_patterns
+
+    assert (grown.support, grown.new_members) == (4, 1)
+
+
+def test_a_member_matches_every_pattern_its_attributes_contain(subscription, min_support):
+    pair = pattern("Pair", [during(3)] * 3, attributes=["cat:config-error", "ct:os-upgrade"])
+    triple = pattern(
+        "Triple",
+        [during(3)] * 3,
+        attributes=["cat:config-error", "cat:software-bug", "ct:os-upgrade"],
+    )
+    member = IncidentFactory(published_at=during(0))
+    IncidentProfile.objects.create(
+        incident=member, attributes=["cat:config-error", "cat:software-bug", "ct:os-upgrade"]
+    )
+    Pattern.objects.filter(pk__in=[pair.pk, triple.pk]).update(support=4)
+
+    digest = digest_for(subscription)
+
+    assert {(g.title, g.new_members) for g in digest.grown_patterns} == {
+        ("Pair", 1),
+        ("Triple", 1),
+    }
+
+
 def test_patterns_follow_the_vendor_filter(subscription, min_support):
-    subscription.vendors.add(VendorFactory(name="Azure"))
-    pattern("Azure pattern", [during(0)] * 3, vendors=["AWS", "Azure"])
-    pattern("AWS pattern", [during(0)] * 3, vendors=["AWS"])
+    subscription.vendors.add(VendorFactory(name="Azure", slug="azure"))
+    pattern("Azure pattern", [during(0)] * 3, vendors=["aws", "azure"])
+    pattern("AWS pattern", [during(0)] * 3, vendors=["aws"])
 
     assert titles(digest_for(subscription).new_patterns) == ["Azure pattern"]
 
@@ -588,9 +627,7 @@ def test_rising_categories_or_completed_items_make_a_week_eventful(subscription,
 
 
 def test_subject_counts_postmortems_and_patterns(subscription, min_support):
-    for _ in range(3):
-        published()
-    pattern("Crossed", [during(0)] * 3)
+    pattern("Crossed", [during(0)] * 3)  # three postmortems published this week
 
     assert digest_for(subscription).subject == (
         "3 new postmortems, 1 recurring pattern — week of 16 Nov"
@@ -601,7 +638,10 @@ def test_subject_counts_new_and_grown_patterns_together(subscription, min_suppor
     pattern("New", [during(0)] * 3)
     pattern("Grown", [during(2)] * 3 + [during(0)])
 
-    assert digest_for(subscription).subject == "2 recurring patterns — week of 16 Nov"
+    # The members published this week are its postmortems too.
+    assert digest_for(subscription).subject == (
+        "4 new postmortems, 2 recurring patterns — week of 16 Nov"
+    )
 
 
 def test_subject_for_one_postmortem(subscription):
@@ -631,7 +671,7 @@ def busy_week(count: int, owner, name: str = "") -> None:
         FactorFactory(incident=incident)
         done(incident, during(0, hours=n + 1), owner=owner)
         ActionItemFactory(incident=incident, owner=owner, due_date=date(2026, 1, 1))
-        pattern(f"Pattern {name}{n}", [during(0)] * 3, vendors=["Azure"])
+        pattern(f"Pattern {name}{n}", [during(0)] * 3, vendors=["azure"])
     StatsSnapshot.objects.create(
         computed_at=PERIOD.end,
         data={"rising": [rising_row("category", "software-bug", "Software bug")]},
@@ -668,9 +708,10 @@ def test_a_digest_with_everything_in_it_issues_a_fixed_number_of_queries(
 
     # 1-2 the subscription's vendors and categories; 3-4 the thirteen weeks' incidents and
     # completed items; 5 their vendor links (for the vendor filter); 6-8 new postmortems,
-    # their vendors and root causes; 9 completed items; 10 patterns; 11 the stats snapshot;
-    # 12 the reader; 13-14 their permissions; 15 their overdue items.
-    with django_assert_num_queries(15):
+    # their vendors and root causes; 9 completed items; 10-11 the attributes of the
+    # incidents published since the week began, then the patterns they match; 12 the stats
+    # snapshot; 13 the reader; 14-15 their permissions; 16 their overdue items.
+    with django_assert_num_queries(16):
         build_digest(reader, PERIOD)
 
 
@@ -685,7 +726,7 @@ def test_a_second_subscriber_with_the_same_filters_reuses_the_shared_part(
     # The filters (two queries), then the reader's own part: user, permissions, items.
     second = queries_for(fresh(reader), cache)
 
-    assert first == 10
+    assert first == 11
     assert second == 6
     assert build_digest(reader, PERIOD, cache=cache).postmortems == (
         build_digest(other, PERIOD).postmortems

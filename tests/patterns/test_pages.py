@@ -142,6 +142,45 @@ def test_pattern_page_shows_members_lessons_action_items_and_the_fixes_it_recurr
     assert "Members per quarter" in page
 
 
+def test_a_large_pattern_page_shows_its_latest_members_and_the_fixes_they_recurred_after(
+    client, viewer
+):
+    members = [make_member(n) for n in range(52)]
+    for incident in members[:2]:  # the two oldest shipped a fix each
+        ActionItemFactory(
+            incident=incident, status=ActionItemStatus.DONE, completed_at=incident.started_at
+        )
+    refresh_patterns()
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+    client.force_login(viewer)
+
+    page = get(client, "patterns:pattern-detail", pattern.pk).content.decode()
+
+    assert "The 50 most recent of 52 incidents." in page
+    assert page.index("Outage number 51<") < page.index("Outage number 50<")  # newest first
+    assert "Outage number 2<" in page
+    assert "Outage number 1<" not in page and "Outage number 0<" not in page
+    assert page.count("Recurred after 2 completed action items") == 50
+
+
+def test_an_incident_is_part_of_every_pattern_its_attributes_contain(client, viewer):
+    members = [make_member(n) for n in range(3)]
+    gap = FailureCategory.objects.get(slug="monitoring-gap")
+    for incident in members[:2]:
+        FactorFactory(incident=incident, category=gap)
+    refresh_patterns()
+    client.force_login(viewer)
+
+    both = get(client, "postmortems:incident-detail", members[0].slug).content.decode()
+    only_pair = get(client, "postmortems:incident-detail", members[2].slug).content.decode()
+
+    pair = "Configuration change + Monitoring gap + Rollout not staged — 2 incidents"
+    assert "Configuration change + Rollout not staged — 3 incidents" in both
+    assert "Emerging" in both and pair in both
+    assert "Configuration change + Rollout not staged — 3 incidents" in only_pair
+    assert pair not in only_pair
+
+
 def test_a_pattern_page_costs_the_same_queries_for_3_or_30_members(client, viewer):
     client.force_login(viewer)
     for n in range(3):

@@ -98,9 +98,8 @@ def test_now_defaults_to_the_current_time():
     assert later == []
 
 
-def test_counting_takes_two_queries(django_assert_num_queries):
+def test_counting_takes_one_query(django_assert_num_queries):
     config_error(3)
-    # 1. categories with FILTERed window/baseline counts
-    # 2. change types with the same
-    with django_assert_num_queries(2):
+    # Categories and change types with FILTERed window and baseline counts.
+    with django_assert_num_queries(1):
         rising_attributes(now=NOW)

@@ -1,4 +1,4 @@
-"""Recompute patterns, recurrences and metrics now (the worker also does it on its own)."""
+"""Recompute patterns, incident profiles and metrics now (the worker also does it on its own)."""
 
 import time
 
@@ -8,7 +8,7 @@ from patterns import services
 
 
 class Command(BaseCommand):
-    help = "Recompute recurring patterns, vendor recurrences and metrics, then cache related lists."
+    help = "Recompute recurring patterns, incident profiles and metrics, then cache related lists."
 
     def add_arguments(self, parser):
         parser.add_argument(
