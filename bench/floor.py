@@ -1,0 +1,275 @@
+"""The floor: the least work that answers each benchmarked question, as a plain WSGI app.
+
+``bench/run`` serves this module with the same gunicorn settings as Hindsight and compares
+the two. Each route runs the minimal SQL for one of Hindsight's requests over one psycopg
+connection per worker, opened after the fork and kept, and returns the same data as JSON:
+no framework, no authentication, no templates. The SQL mirrors what Hindsight reads (the
+same columns, relations, filters, order and, for the HTML list, the facet counts), so the
+ratio between the two is the cost of everything Hindsight adds on top of the database.
+
+The visibility rule is the bench user's: an admin sees every incident, so no status filter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from urllib.parse import parse_qs
+
+import psycopg
+from psycopg.rows import dict_row
+
+_connection: psycopg.Connection | None = None
+
+
+def connection() -> psycopg.Connection:
+    """This worker's connection; reopened only if the server dropped it."""
+    global _connection
+    if _connection is None or _connection.closed or _connection.broken:
+        _connection = psycopg.connect(
+            os.environ["FLOOR_DATABASE_URL"], autocommit=True, row_factory=dict_row
+        )
+    return _connection
+
+
+# --- What an incident is in the API ---------------------------------------------------------
+# One statement per page: every relation the API's incident shows, as a JSON subquery per
+# row (the API's list items are whole incidents, with their timeline and parts).
+
+INCIDENT_COLUMNS = """
+    i.id, i.slug, i.title, i.status, i.severity, i.regions, i.regions_affected,
+    i.regions_total, i.started_at, i.detected_at, i.mitigated_at, i.resolved_at,
+    i.summary, i.impact, i.analysis, i.lessons, i.detection_method, i.data_loss,
+    i.near_miss, i.origin, i.import_source, i.external_id, i.needs_review,
+    i.is_maintenance, i.duration_unknown, i.version, i.created_at, i.updated_at,
+    i.published_at
+"""
+RELATIONS = {
+    "vendors": """SELECT json_agg(json_build_object('slug', v.slug, 'name', v.name,
+                  'primary', l.is_primary) ORDER BY l.is_primary DESC, v.name)
+                  FROM postmortems_incidentvendor l JOIN postmortems_vendor v ON v.id = l.vendor_id
+                  WHERE l.incident_id = i.id""",
+    "services": """SELECT json_agg(json_build_object('id', s.id, 'vendor', v.slug, 'name', s.name,
+                   'external_id', s.external_id))
+                   FROM postmortems_incident_services l
+                   JOIN postmortems_service s ON s.id = l.service_id
+                   JOIN postmortems_vendor v ON v.id = s.vendor_id WHERE l.incident_id = i.id""",
+    "change_types": """SELECT json_agg(c.slug) FROM postmortems_incident_change_types l
+                       JOIN postmortems_changetype c ON c.id = l.changetype_id
+                       WHERE l.incident_id = i.id""",
+    "authors": """SELECT json_agg(u.username) FROM postmortems_incident_authors l
+                  JOIN auth_user u ON u.id = l.user_id WHERE l.incident_id = i.id""",
+    "reviewers": """SELECT json_agg(u.username) FROM postmortems_incident_reviewers l
+                    JOIN auth_user u ON u.id = l.user_id WHERE l.incident_id = i.id""",
+    "timeline": """SELECT json_agg(json_build_object('id', e.id, 'occurred_at', e.occurred_at,
+                   'kind', e.kind, 'description', e.description, 'body_format', e.body_format,
+                   'source', e.source, 'external_id', e.external_id)
+                   ORDER BY e.occurred_at, e.position, e.id)
+                   FROM timeline_timelineevent e WHERE e.incident_id = i.id""",
+    "factors": """SELECT json_agg(json_build_object('id', f.id, 'role', f.role,
+                  'category', c.slug, 'description', f.description, 'position', f.position)
+                  ORDER BY f.position, f.id)
+                  FROM postmortems_factor f JOIN postmortems_failurecategory c
+                  ON c.id = f.category_id WHERE f.incident_id = i.id""",
+    "action_items": """SELECT json_agg(json_build_object('id', a.id, 'title', a.title,
+                       'type', a.type, 'owner', u.username, 'due_date', a.due_date,
+                       'status', a.status, 'ticket_url', a.ticket_url,
+                       'completed_at', a.completed_at) ORDER BY a.due_date, a.id)
+                       FROM postmortems_actionitem a LEFT JOIN auth_user u ON u.id = a.owner_id
+                       WHERE a.incident_id = i.id""",
+    "sources": """SELECT json_agg(json_build_object('id', s.id, 'url', s.url, 'title', s.title,
+                  'kind', s.kind) ORDER BY s.id)
+                  FROM postmortems_source s WHERE s.incident_id = i.id""",
+}
+FULL_INCIDENT = INCIDENT_COLUMNS + "".join(
+    f", coalesce(({sql}), '[]') AS {name}" for name, sql in RELATIONS.items()
+)
+# What a row of the HTML list shows: its own columns, vendors and change types by name.
+LIST_ROW = """
+    i.id, i.slug, i.title, i.status, i.severity, i.started_at, i.resolved_at, i.summary,
+    coalesce((SELECT json_agg(json_build_object('slug', v.slug, 'name', v.name,
+        'primary', l.is_primary) ORDER BY l.is_primary DESC, v.name)
+        FROM postmortems_incidentvendor l JOIN postmortems_vendor v ON v.id = l.vendor_id
+        WHERE l.incident_id = i.id), '[]') AS vendors,
+    coalesce((SELECT json_agg(json_build_object('slug', c.slug, 'name', c.name))
+        FROM postmortems_incident_change_types l
+        JOIN postmortems_changetype c ON c.id = l.changetype_id
+        WHERE l.incident_id = i.id), '[]') AS change_types
+"""
+NEWEST_FIRST = "ORDER BY i.started_at DESC NULLS LAST, i.id DESC"
+# Rows after (started_at, id) in that order; undated rows come last, as in Hindsight.
+AFTER = "AND (i.started_at < %(after)s OR (i.started_at = %(after)s AND i.id < %(after_id)s)"
+AFTER += " OR i.started_at IS NULL)"
+SEARCH = "websearch_to_tsquery('english', %(q)s)"
+
+
+def page_of(ids_sql: str, columns: str, params: dict) -> list[dict]:
+    """The page's ids first, then their columns and relations.
+
+    A correlated subquery keeps PostgreSQL from scanning in parallel, so the relations are
+    read for the page's rows only, after the (parallel) search for them.
+    """
+    sql = f"""SELECT {columns} FROM ({ids_sql}) page JOIN postmortems_incident i ON i.id = page.id
+              {NEWEST_FIRST}"""
+    return connection().execute(sql, params).fetchall()
+
+
+def vendor_page(params: dict, columns: str) -> list[dict]:
+    """One keyset page of a vendor's incidents, newest first."""
+    keyset = AFTER if params.get("after") else ""
+    ids = f"""SELECT i.id FROM postmortems_incidentvendor f
+              JOIN postmortems_incident i ON i.id = f.incident_id
+              WHERE f.vendor_id = %(vendor)s {keyset} {NEWEST_FIRST} LIMIT %(size)s"""
+    return page_of(ids, columns, params)
+
+
+# --- Facets: how the HTML list's results split, as Hindsight counts them ----------------------
+# One statement each, with the result set inline: a shared CTE would be simpler, but a CTE
+# scan keeps PostgreSQL from running the counts in parallel, and Hindsight's queries do.
+
+FACETS = {
+    "total": "SELECT count(*) AS n FROM ({ids}) r",
+    "severity": """SELECT i.severity AS value, count(*) AS n FROM postmortems_incident i
+                   WHERE i.id IN ({ids}) GROUP BY 1""",
+    "status": """SELECT i.status AS value, count(*) AS n FROM postmortems_incident i
+                 WHERE i.id IN ({ids}) GROUP BY 1""",
+    "vendor": """SELECT v.slug, v.name, count(DISTINCT l.incident_id) AS n
+                 FROM postmortems_incidentvendor l JOIN postmortems_vendor v ON v.id = l.vendor_id
+                 WHERE l.incident_id IN ({ids}) GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 12""",
+    "change_type": """SELECT c.slug, c.name, count(DISTINCT l.incident_id) AS n
+                      FROM postmortems_incident_change_types l
+                      JOIN postmortems_changetype c ON c.id = l.changetype_id
+                      WHERE l.incident_id IN ({ids}) GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 12""",
+    "category": """SELECT c.slug, c.name, count(DISTINCT f.incident_id) AS n
+                   FROM postmortems_factor f JOIN postmortems_failurecategory c
+                   ON c.id = f.category_id
+                   WHERE f.incident_id IN ({ids}) GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 12""",
+}
+
+
+def facets(ids_sql: str, params: dict) -> dict:
+    conn = connection()
+    return {
+        name: conn.execute(sql.format(ids=ids_sql), params).fetchall()
+        for name, sql in FACETS.items()
+    }
+
+
+# --- Routes ---------------------------------------------------------------------------------
+
+
+def api_list(params: dict) -> dict:
+    return {"results": vendor_page(params, FULL_INCIDENT)}
+
+
+def html_list(params: dict) -> dict:
+    rows = vendor_page(params, LIST_ROW)
+    ids = "SELECT incident_id AS id FROM postmortems_incidentvendor WHERE vendor_id = %(vendor)s"
+    return {"rows": rows, "facets": facets(ids, params)}
+
+
+def detail(params: dict) -> dict:
+    sql = f"SELECT {FULL_INCIDENT} FROM postmortems_incident i WHERE i.slug = %(slug)s"
+    return connection().execute(sql, params).fetchone()
+
+
+def api_search(params: dict) -> dict:
+    # The API pages search results in its usual order (newest first); it does not rank.
+    ids = f"""SELECT i.id FROM postmortems_incident i
+              WHERE i.search_vector @@ {SEARCH} {NEWEST_FIRST} LIMIT %(size)s"""
+    return {"results": page_of(ids, FULL_INCIDENT, params)}
+
+
+def html_search(params: dict) -> dict:
+    """Best match first, as the HTML list sorts a search, with the snippets it highlights."""
+    sql = f"""SELECT {LIST_ROW}, ts_headline('english',
+                  i.summary || ' ' || i.impact || ' ' || i.analysis || ' ' || i.lessons,
+                  {SEARCH}, 'MaxFragments=2, MaxWords=30, MinWords=12,
+                  FragmentDelimiter=" … "') AS snippet
+              FROM (SELECT id, ts_rank(search_vector, {SEARCH}) AS rank
+                    FROM postmortems_incident WHERE search_vector @@ {SEARCH}
+                    ORDER BY rank DESC, id DESC LIMIT %(size)s) ranked
+              JOIN postmortems_incident i ON i.id = ranked.id
+              ORDER BY ranked.rank DESC, ranked.id DESC"""
+    rows = connection().execute(sql, params).fetchall()
+    ids = f"SELECT id FROM postmortems_incident WHERE search_vector @@ {SEARCH}"
+    return {"rows": rows, "facets": facets(ids, params)}
+
+
+def patterns(params: dict) -> dict:
+    sql = """SELECT id, key, title, attributes, support, lift, score, vendor_count, vendors,
+                    first_seen, last_seen, quarter_counts, detected_at, computed_at
+             FROM patterns_pattern WHERE support >= 3 ORDER BY score DESC, id DESC LIMIT 50"""
+    return {"results": connection().execute(sql).fetchall()}
+
+
+CREATE = [
+    """INSERT INTO postmortems_incident (title, slug, regions, severity, status, started_at,
+         summary, impact, analysis, lessons, detection_method, data_loss, near_miss, origin,
+         import_source, external_id, imported_values, needs_review, is_maintenance,
+         duration_unknown, created_at, updated_at, version)
+       VALUES (%(title)s, %(slug)s, '{}', %(severity)s, 'draft', %(started_at)s, %(summary)s,
+         '', '', '', '', false, false, 'manual', '', '', '{}', false, false, false, now(),
+         now(), 1) RETURNING id""",
+    """INSERT INTO postmortems_incidentvendor (incident_id, vendor_id, is_primary)
+       VALUES (%(id)s, %(vendor)s, true)""",
+    """INSERT INTO postmortems_incident_change_types (incident_id, changetype_id)
+       VALUES (%(id)s, %(change_type)s)""",
+    """INSERT INTO postmortems_incident_authors (incident_id, user_id) VALUES (%(id)s, %(user)s)""",
+    """INSERT INTO postmortems_factor (incident_id, role, category_id, description, position)
+       SELECT %(id)s, r, c, '', n - 1
+       FROM unnest(%(categories)s::bigint[], %(roles)s::text[]) WITH ORDINALITY AS t(c, r, n)""",
+    """INSERT INTO timeline_timelineevent (incident_id, occurred_at, kind, description,
+         body_format, source, external_id, position, created_at, updated_at)
+       VALUES (%(id)s, %(started_at)s, 'impact_start', '', 'markdown', 'manual', '', 0,
+         now(), now())""",
+]
+
+
+def create(params: dict) -> dict:
+    """The same rows the API writes for the bench's payload, in one transaction."""
+    conn = connection()
+    with conn.transaction():
+        params["id"] = conn.execute(CREATE[0], params).fetchone()["id"]
+        for sql in CREATE[1:]:
+            conn.execute(sql, params)
+    return {"id": params["id"], "slug": params["slug"]}
+
+
+ROUTES = {
+    "/api-list": api_list,
+    "/html-list": html_list,
+    "/detail": detail,
+    "/api-search": api_search,
+    "/html-search": html_search,
+    "/patterns": patterns,
+    "/create": create,
+    "/ping": lambda params: {"ok": True},
+}
+
+
+def _default(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def request_params(environ: dict) -> dict:
+    """Query-string parameters, or the JSON body of a POST."""
+    if environ["REQUEST_METHOD"] == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return json.loads(environ["wsgi.input"].read(length))
+    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+def application(environ: dict, start_response):
+    route = ROUTES.get(environ.get("PATH_INFO", ""))
+    if route is None:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no such route"]
+    body = json.dumps(route(request_params(environ)), default=_default).encode()
+    status = "201 Created" if environ["REQUEST_METHOD"] == "POST" else "200 OK"
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    start_response(status, headers)
+    return [body]
