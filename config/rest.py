@@ -299,7 +299,13 @@ class ApiCursorPagination(CursorPagination):
         cursor = request.query_params.get(self.cursor_query_param) or None
         if cursor is not None:
             self.check_cursor(cursor, key, queryset.model)
-        self.page: KeysetPage = keyset_page(queryset, key=key, cursor=cursor, size=self.page_size)
+        self.page: KeysetPage = keyset_page(
+            queryset,
+            key=key,
+            cursor=cursor,
+            size=self.page_size,
+            keys_first=getattr(view, "page_by_keys_first", False),
+        )
         return self.page.items
 
     def sort_keys(self, view: APIView | None) -> dict[str, SortKey]:

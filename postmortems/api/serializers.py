@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from postmortems.api.representation import incident_representation
 from postmortems.choices import ActionItemStatus, ReviewStatus
 from postmortems.forms_parts import owner_candidates
 from postmortems.forms_vendors import derive_slug, slug_taken_message
@@ -496,6 +497,10 @@ class IncidentSerializer(serializers.ModelSerializer):
         # Import keys are set by the import endpoints, never here, so the unique
         # (import_source, external_id) check has nothing to validate.
         validators: list = []
+
+    def to_representation(self, instance: Incident) -> dict:
+        # The same JSON as the fields above would give, built directly (see the module).
+        return incident_representation(instance)
 
     def validate(self, attrs: dict) -> dict:
         errors = {**self.status_errors(), **self.moment_errors(attrs)}

@@ -143,9 +143,14 @@ class IncidentApiFilterSet(IncidentFilterSet):
         return super().filter_category(queryset, name, value)
 
 
+UNSHOWN_COLUMNS = ("raw_payload", "imported_values", "search_vector")
+
+
 def incident_queryset(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
-    """Everything IncidentSerializer shows, in one query per relation whatever the count."""
-    return incidents.prefetch_related(
+    """Everything IncidentSerializer shows, in one query per relation whatever the count,
+    and nothing it does not: the import payloads and the search vector are the widest
+    columns of a row."""
+    return incidents.defer(*UNSHOWN_COLUMNS).prefetch_related(
         Prefetch("incident_vendors", queryset=IncidentVendor.objects.select_related("vendor")),
         Prefetch("services", queryset=Service.objects.select_related("vendor")),
         "change_types",
@@ -219,6 +224,7 @@ class IncidentViewSet(
     permission_classes = [ApiPermission, IncidentPermission]
     filterset_class = IncidentApiFilterSet
     sort_keys = INCIDENT_SORT_KEYS
+    page_by_keys_first = True  # wide rows, found through the vendor and other filters
     lookup_field = "slug"
 
     def get_queryset(self) -> QuerySet[Incident]:

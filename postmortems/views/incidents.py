@@ -48,12 +48,10 @@ def incident_list(request):
     sort = chosen_sort(request, searching)
     ordered = results.with_summary()
     try:
-        page = keyset_page(
-            ordered, key=SORTS[sort][1], cursor=request.GET.get("cursor"), size=PAGE_SIZE
-        )
+        page = list_page(ordered, sort, request.GET.get("cursor"))
         cursor_error = ""
     except InvalidCursor as exc:
-        page = keyset_page(ordered, key=SORTS[sort][1], cursor=None, size=PAGE_SIZE)
+        page = list_page(ordered, sort, None)
         cursor_error = str(exc)
     snippets = search_snippets([i.id for i in page.items], text) if searching else {}
     context = {
@@ -78,6 +76,12 @@ def incident_list(request):
     }
     status = 400 if context["invalid"] else 200
     return render(request, "postmortems/incident_list.html", context, status=status)
+
+
+def list_page(incidents, sort: str, cursor: str | None):
+    return keyset_page(
+        incidents, key=SORTS[sort][1], cursor=cursor, size=PAGE_SIZE, keys_first=True
+    )
 
 
 def _query_without(request, *names: str) -> str:

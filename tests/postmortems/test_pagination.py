@@ -10,10 +10,12 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def walk(key: SortKey, size: int) -> list[int]:
+def walk(key: SortKey, size: int, keys_first: bool = False) -> list[int]:
     ids, cursor = [], None
     while True:
-        page = keyset_page(Incident.objects.all(), key=key, cursor=cursor, size=size)
+        page = keyset_page(
+            Incident.objects.all(), key=key, cursor=cursor, size=size, keys_first=keys_first
+        )
         ids += [i.id for i in page.items]
         if not page.next_cursor:
             return ids
@@ -27,13 +29,30 @@ def incidents():
     return [IncidentFactory(started_at=t) for t in times]
 
 
+@pytest.mark.parametrize("keys_first", [False, True])
 @pytest.mark.parametrize("descending", [True, False])
 @pytest.mark.parametrize("size", [1, 2, 3, 10])
-def test_walking_every_page_visits_each_incident_once_in_order(incidents, descending, size):
+def test_walking_every_page_visits_each_incident_once_in_order(
+    incidents, descending, size, keys_first
+):
     key = SortKey(("started_at", "id"), descending=descending)
     expected = [i.id for i in Incident.objects.order_by(*key.order_by())]
 
-    assert walk(key, size) == expected
+    assert walk(key, size, keys_first) == expected
+
+
+def test_a_page_found_by_its_keys_is_read_whole_with_its_prefetches(
+    incidents, django_assert_num_queries
+):
+    key = SortKey(("started_at", "id"), descending=True)
+    queryset = Incident.objects.prefetch_related("authors")
+
+    with django_assert_num_queries(3):  # the keys, the rows, their authors
+        page = keyset_page(queryset, key=key, cursor=None, size=3, keys_first=True)
+        titles = [(i.title, list(i.authors.all())) for i in page.items]
+
+    expected = list(Incident.objects.order_by(*key.order_by())[:3])
+    assert [t for t, _ in titles] == [i.title for i in expected]
 
 
 def test_previous_page_returns_exactly_the_page_before(incidents):
