@@ -28,6 +28,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from config.rest import ERROR_REF, ApiPermission, PreconditionRequired
 from postmortems import permissions, services
+from postmortems.api.representation import with_parts
 from postmortems.api.serializers import (
     ChangeTypeSerializer,
     FailureCategorySerializer,
@@ -47,17 +48,13 @@ from postmortems.api.versions import (
 )
 from postmortems.filtersets import IncidentFilterSet
 from postmortems.models import (
-    ActionItem,
     ChangeType,
-    Factor,
     FailureCategory,
     Incident,
-    IncidentVendor,
     Service,
     Vendor,
 )
 from postmortems.pagination import SortKey
-from timeline.models import TimelineEvent
 
 INCIDENT_SORT_KEYS = {
     # The first is the default. Undated incidents come last either way.
@@ -143,26 +140,9 @@ class IncidentApiFilterSet(IncidentFilterSet):
         return super().filter_category(queryset, name, value)
 
 
-UNSHOWN_COLUMNS = ("raw_payload", "imported_values", "search_vector")
-
-
 def incident_queryset(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
-    """Everything IncidentSerializer shows, in one query per relation whatever the count,
-    and nothing it does not: the import payloads and the search vector are the widest
-    columns of a row."""
-    return incidents.defer(*UNSHOWN_COLUMNS).prefetch_related(
-        Prefetch("incident_vendors", queryset=IncidentVendor.objects.select_related("vendor")),
-        Prefetch("services", queryset=Service.objects.select_related("vendor")),
-        "change_types",
-        "authors",
-        "reviewers",
-        Prefetch(
-            "events", queryset=TimelineEvent.objects.order_by("occurred_at", "position", "id")
-        ),
-        Prefetch("factors", queryset=Factor.objects.select_related("category")),
-        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
-        "sources",
-    )
+    """Everything IncidentSerializer shows, in one statement whatever the count."""
+    return with_parts(incidents)
 
 
 ETAG_HEADER = OpenApiParameter(
@@ -231,6 +211,11 @@ class IncidentViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Incident.objects.none()
         return incident_queryset(Incident.objects.visible_to(self.request.user))
+
+    def filter_queryset(self, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+        # The list's filters: one incident named by its slug is found without them
+        # (building the filter form costs more than reading the incident).
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         return self.incident_response(self.get_object())
