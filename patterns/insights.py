@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from patterns import recurrence
 from patterns.models import LATEST_MEMBERS, IncidentProfile, Pattern
@@ -153,9 +153,41 @@ def pattern_members(pattern: Pattern) -> list[PatternMemberRow]:
     ]
 
 
-def top_patterns(min_support: int | None = None, limit: int = 20) -> QuerySet[Pattern]:
-    return Pattern.objects.recurring(min_support)[:limit]
+@dataclass(frozen=True)
+class ListedPattern:
+    """A pattern as a list shows it: named by its top vendors, the others counted."""
+
+    pattern: Pattern
+    top_vendors: list[Vendor]  # the vendors with the most published incidents first
+
+    @property
+    def other_vendors(self) -> int:
+        return max(self.pattern.vendor_count - len(self.top_vendors), 0)
+
+
+def top_patterns(min_support: int | None = None, limit: int = 20) -> list[ListedPattern]:
+    """The best recurring patterns with their top vendors (two queries)."""
+    return with_top_vendors(list(Pattern.objects.recurring(min_support).listed()[:limit]))
+
+
+def with_top_vendors(patterns: list[Pattern]) -> list[ListedPattern]:
+    """The patterns with their top vendors' names: one query for all of them."""
+    slugs = {slug for pattern in patterns for slug in pattern.top_vendors}
+    vendors = Vendor.objects.only("slug", "name").in_bulk(slugs, field_name="slug")
+    # A vendor deleted since the last refresh is left out; it is still counted.
+    return [
+        ListedPattern(pattern, [vendors[s] for s in pattern.top_vendors if s in vendors])
+        for pattern in patterns
+    ]
 
 
 def emerging_patterns(limit: int = 10) -> QuerySet[Pattern]:
-    return Pattern.objects.emerging()[:limit]
+    """Combinations below the minimum support, the nearest to it first, then the best: only
+    what a list of titles needs."""
+    # Support leads the order so the index by support finds them (nulls last, as that index
+    # has it; support is never null). In score order alone PostgreSQL walks the score index
+    # from the top, where the recurring patterns are, through nearly all of them.
+    by_support = F("support").desc(nulls_last=True)
+    return (
+        Pattern.objects.emerging().order_by(by_support, "-score", "key").only("id", "title")[:limit]
+    )

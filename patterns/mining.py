@@ -35,10 +35,12 @@ from itertools import combinations
 from operator import attrgetter, or_
 
 from django.db import connection, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from patterns import profiles
-from patterns.models import LATEST_MEMBERS, MAX_SIZE
+from patterns.models import LATEST_MEMBERS, MAX_SIZE, TOP_VENDORS
 from patterns.profiles import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX, Vocabulary
 from postmortems.models import ChangeType, FailureCategory, IncidentVendor, Vendor
 
@@ -52,7 +54,8 @@ class MinedPattern:
     attributes: tuple[str, ...]
     support: int
     lift: float = 0.0
-    vendors: tuple[str, ...] = ()
+    vendors: tuple[str, ...] = ()  # alphabetically
+    top_vendors: tuple[str, ...] = ()  # the vendors with the most published incidents first
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     quarter_counts: dict[str, int] = field(default_factory=dict)
@@ -189,14 +192,20 @@ def _load_sets() -> _Loaded:
             group.first = min(group.first, first)
             group.last = max(group.last, last)
         cursor.execute(
-            "SELECT DISTINCT r.set_id, l.vendor_id FROM refresh_incident r "
-            f"JOIN {IncidentVendor._meta.db_table} l ON l.incident_id = r.incident_id"
+            "SELECT r.set_id, l.vendor_id, count(*) FROM refresh_incident r "
+            f"JOIN {IncidentVendor._meta.db_table} l ON l.incident_id = r.incident_id "
+            "GROUP BY r.set_id, l.vendor_id"
         )
-        pairs = cursor.fetchall()
-    # The most frequent vendors get the lowest bits: most sets' bitmaps stay small integers.
-    ranked = [vendor for vendor, _ in Counter(vendor for _, vendor in pairs).most_common()]
+        triples = cursor.fetchall()
+    incidents: Counter[int] = Counter()
+    for _, vendor_id, count in triples:
+        incidents[vendor_id] += count
+    # The vendors with the most incidents get the lowest bits: most sets' bitmaps stay small
+    # integers, and a combination's first bits are its top vendors. Ties go to the lower id,
+    # so the order is the same from one refresh to the next.
+    ranked = sorted(incidents, key=lambda vendor: (-incidents[vendor], vendor))
     bits = {vendor: bit for bit, vendor in enumerate(ranked)}
-    for set_id, vendor_id in pairs:
+    for set_id, vendor_id, _ in triples:
         sets[set_id].vendors |= 1 << bits[vendor_id]
     return _Loaded(sets, first_quarter, width, ranked)
 
@@ -369,7 +378,8 @@ def _vendor_slugs(vendor_ids: list[int]) -> list[str]:
 
 def _describe(attributes: tuple, sets: list[_Set], context: _Context) -> MinedPattern:
     total = _total(sets)
-    vendors = tuple(sorted(_bits(total.vendors, context.vendor_slugs)))
+    ranked = _bits(total.vendors, context.vendor_slugs)  # most incidents first
+    vendors = tuple(sorted(ranked))
     dated = total.last >= total.first
     first_seen = _moment(total.first) if dated else None
     last_seen = _moment(total.last) if dated else None
@@ -382,6 +392,7 @@ def _describe(attributes: tuple, sets: list[_Set], context: _Context) -> MinedPa
         support=total.support,
         lift=lift,
         vendors=vendors,
+        top_vendors=tuple(ranked[:TOP_VENDORS]),
         first_seen=first_seen,
         last_seen=last_seen,
         quarter_counts=_unpack_quarters(total.quarters, context.first_quarter, context.width),
@@ -474,10 +485,11 @@ def pattern_title(
 
 
 def attribute_names() -> dict[str, str]:
-    """Every term's name by attribute key (the vocabularies are small: two queries)."""
-    names = {}
-    for prefix, model in ((CHANGE_TYPE_PREFIX, ChangeType), (CATEGORY_PREFIX, FailureCategory)):
-        names.update(
-            {f"{prefix}{slug}": name for slug, name in model.objects.values_list("slug", "name")}
+    """Every term's name by attribute key (the vocabularies are small: one query)."""
+    change_types, categories = (
+        model.objects.order_by().values_list(
+            Concat(Value(prefix), "slug", output_field=CharField()), "name"
         )
-    return names
+        for prefix, model in ((CHANGE_TYPE_PREFIX, ChangeType), (CATEGORY_PREFIX, FailureCategory))
+    )
+    return dict(change_types.union(categories, all=True))

@@ -10,7 +10,7 @@ from itertools import combinations
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from postmortems.models import Incident, Vendor
@@ -19,6 +19,8 @@ from postmortems.models import Incident, Vendor
 LATEST_MEMBERS = 50
 # Attributes a pattern combines, at most.
 MAX_SIZE = 3
+# Vendors a pattern names in lists (the dashboard, the API's list); its page names them all.
+TOP_VENDORS = 5
 
 
 def combination_keys(attributes: list[str], max_size: int = MAX_SIZE) -> list[str]:
@@ -29,6 +31,15 @@ def combination_keys(attributes: list[str], max_size: int = MAX_SIZE) -> list[st
     ]
 
 
+# Columns read for one pattern at a time, never for a list of them.
+PATTERN_PAGE_ONLY = (
+    "vendors",
+    "latest_members",
+    "latest_prior_actions",
+    "quarter_completed_actions",
+)
+
+
 class PatternQuerySet(models.QuerySet):
     def recurring(self, min_support: int | None = None) -> PatternQuerySet:
         """Patterns at or above the minimum support (``PATTERN_MIN_SUPPORT`` by default)."""
@@ -37,6 +48,14 @@ class PatternQuerySet(models.QuerySet):
     def emerging(self) -> PatternQuerySet:
         """Combinations seen together more than once but below the minimum support."""
         return self.filter(support__lt=settings.PATTERN_MIN_SUPPORT)
+
+    def listed(self) -> PatternQuerySet:
+        """Without the columns only a pattern's own page reads: every vendor, the latest members.
+
+        A large pattern's vendor list alone is tens of kilobytes; a list of patterns would
+        fetch and parse it for every row.
+        """
+        return self.defer(*PATTERN_PAGE_ONLY)
 
     def containing(self, attributes: list[str]) -> PatternQuerySet:
         """Patterns whose attributes all occur in ``attributes``: an incident's patterns.
@@ -66,7 +85,16 @@ class Pattern(models.Model):
     support = models.PositiveIntegerField()
     lift = models.FloatField()
     vendor_count = models.PositiveIntegerField()
+    # Every vendor's slug, alphabetically: up to a couple of thousand on a large knowledge
+    # base. Lists leave it in the database (``PatternQuerySet.listed``) and show top_vendors.
     vendors = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    top_vendors = ArrayField(
+        models.CharField(max_length=100),
+        default=list,
+        blank=True,
+        help_text=f"Slugs of up to {TOP_VENDORS} of the vendors, those with the most published "
+        "incidents first.",
+    )
     score = models.FloatField(db_index=True)
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
@@ -98,6 +126,26 @@ class Pattern(models.Model):
 
     class Meta:
         ordering = ["-score", "key"]
+        indexes = [
+            # The API's keyset orders (``SortKey``: descending, nulls last, then the id), so a
+            # page is read from an index, not sorted from every row; the one by support also
+            # finds the few emerging patterns.
+            models.Index(
+                F("score").desc(nulls_last=True),
+                F("id").desc(nulls_last=True),
+                name="pattern_score_page",
+            ),
+            models.Index(
+                F("support").desc(nulls_last=True),
+                F("id").desc(nulls_last=True),
+                name="pattern_support_page",
+            ),
+            models.Index(
+                F("last_seen").desc(nulls_last=True),
+                F("id").desc(nulls_last=True),
+                name="pattern_last_seen_page",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -189,13 +237,18 @@ class RelatedList(models.Model):
 
 
 class StatsSnapshot(models.Model):
-    """The metrics, trends and chart series of one refresh, as one JSON document.
+    """The metrics, trends and chart series of one refresh, as one JSON document in two parts.
 
-    Only the latest row is read; see ``patterns.snapshot`` for its shape.
+    ``data`` holds what the dashboard shows; ``breakdowns`` the rest of the document, which
+    only the full statistics (the API) read: durations by category, vendor and year, and
+    downtime per vendor and year, megabytes at a million incidents. Each part is a column of
+    its own so a page reads and parses only the part it renders. Only the latest row is
+    read; see ``patterns.snapshot`` for the shape.
     """
 
     computed_at = models.DateTimeField(db_index=True)
     data = models.JSONField()
+    breakdowns = models.JSONField(default=dict, blank=True)
 
     class Meta:
         get_latest_by = "computed_at"

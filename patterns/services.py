@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from patterns import mining, profiles, related, snapshot
 from patterns.mining import MAX_SIZE, MinedPattern
-from patterns.models import Pattern, RelatedList, StatsSnapshot
+from patterns.models import Pattern, RelatedList
 from postmortems.models import Incident
 
 # Related lists of this many recently changed incidents are recomputed after each refresh
@@ -61,8 +61,7 @@ def refresh_patterns(
 def _store(mined: list[MinedPattern], stats: dict, now: datetime) -> RefreshSummary:
     incidents = profiles.sync_profiles()
     patterns, new, retired = _upsert_patterns(mined, now)
-    StatsSnapshot.objects.all().delete()
-    StatsSnapshot.objects.create(computed_at=now, data=stats)
+    snapshot.store_snapshot(stats, now)
     RelatedList.objects.all().delete()
     members = sum(p.support for p in mined)
     return RefreshSummary(len(patterns), new, retired, members, incidents)
@@ -102,6 +101,7 @@ _WRITTEN = {
     "lift": "float8",
     "vendor_count": "int",
     "vendors": "text[]",
+    "top_vendors": "text[]",
     "score": "float8",
     "first_seen": "timestamptz",
     "last_seen": "timestamptz",
@@ -159,6 +159,7 @@ def _fill(row: Pattern, pattern: MinedPattern, computed_at: datetime) -> None:
     row.lift = pattern.lift
     row.vendor_count = len(pattern.vendors)
     row.vendors = list(pattern.vendors)
+    row.top_vendors = list(pattern.top_vendors)
     row.score = pattern.score
     row.first_seen = pattern.first_seen
     row.last_seen = pattern.last_seen

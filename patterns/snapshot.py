@@ -1,7 +1,8 @@
 """The statistics document a refresh stores in ``StatsSnapshot`` and pages read back.
 
 Everything is JSON: durations are seconds (``null`` when unknown), dates ISO 8601.
-Shape::
+The dashboard's sections are stored apart from the breakdowns only the API shows
+(``BREAKDOWNS``), which are most of the document's size. Shape::
 
     {
       "computed_at": "...", "published": 123,
@@ -28,6 +29,10 @@ from patterns.metrics import Source
 from patterns.models import StatsSnapshot
 
 GROUPINGS = ("change_type", "category", "vendor", "year")
+# Durations grouped by these, and the sections named here, are stored in
+# ``StatsSnapshot.breakdowns``; everything else in ``StatsSnapshot.data``.
+BREAKDOWN_GROUPINGS = ("category", "vendor", "year")
+BREAKDOWNS = ("downtime",)
 
 
 def build_snapshot(now: datetime, source: Source | None = None) -> dict:
@@ -64,10 +69,47 @@ def _plain(row) -> dict:
     }
 
 
+def split_snapshot(document: dict) -> tuple[dict, dict]:
+    """The document as stored: what the dashboard shows, and the breakdowns."""
+    data = {key: value for key, value in document.items() if key not in BREAKDOWNS}
+    breakdowns = {key: document[key] for key in BREAKDOWNS if key in document}
+    if "durations" in document:
+        durations = document["durations"]
+        data["durations"] = {
+            g: rows for g, rows in durations.items() if g not in BREAKDOWN_GROUPINGS
+        }
+        breakdowns["durations"] = {g: durations[g] for g in BREAKDOWN_GROUPINGS if g in durations}
+    return data, breakdowns
+
+
+def store_snapshot(document: dict, computed_at: datetime) -> StatsSnapshot:
+    """Replace the stored document with this one."""
+    data, breakdowns = split_snapshot(document)
+    StatsSnapshot.objects.all().delete()
+    return StatsSnapshot.objects.create(computed_at=computed_at, data=data, breakdowns=breakdowns)
+
+
 def latest_snapshot() -> dict | None:
-    """The latest stored document, or None before the first refresh; one query."""
-    row = StatsSnapshot.objects.order_by("-computed_at").only("data").first()
-    return None if row is None else row.data
+    """The latest stored document, whole, or None before the first refresh; one query."""
+    row = StatsSnapshot.objects.order_by("-computed_at").only("data", "breakdowns").first()
+    return None if row is None else _joined(row.data, row.breakdowns)
+
+
+def dashboard_snapshot() -> StatsSnapshot | None:
+    """The latest snapshot with its ``data`` only (the document without its breakdowns), or
+    None before the first refresh; one query.
+
+    Tens of kilobytes whatever the knowledge base's size, where the breakdowns grow with the
+    vendors and years (megabytes at a million incidents).
+    """
+    return StatsSnapshot.objects.order_by("-computed_at").only("computed_at", "data").first()
+
+
+def _joined(data: dict, breakdowns: dict) -> dict:
+    document = {**data, **breakdowns}
+    if "durations" in data or "durations" in breakdowns:
+        document["durations"] = {**data.get("durations", {}), **breakdowns.get("durations", {})}
+    return document
 
 
 def empty_snapshot() -> dict:

@@ -7,15 +7,18 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.views.decorators.http import require_POST
 
 from patterns import charts, insights
-from patterns.models import Pattern
-from patterns.snapshot import latest_snapshot
+from patterns.models import Pattern, StatsSnapshot
+from patterns.snapshot import dashboard_snapshot
 from patterns.tasks import refresh_patterns
 from postmortems import permissions
 from postmortems.models import ChangeType, FailureCategory, Vendor
@@ -34,22 +37,49 @@ def _min_support(request: HttpRequest) -> int:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    stats = latest_snapshot()
+    snapshot = dashboard_snapshot()
+    stats = snapshot.data if snapshot else None
     min_support = _min_support(request)
     context = {
         "nav": "patterns",
         "stats": stats,
         "min_support": min_support,
         "min_support_choices": sorted({*MIN_SUPPORT_CHOICES, settings.PATTERN_MIN_SUPPORT}),
-        "patterns": list(insights.top_patterns(min_support)),
+        "patterns": insights.top_patterns(min_support),
         "emerging": list(insights.emerging_patterns()) if min_support > 2 else [],
-        "charts": dashboard_charts(stats) if stats else [],
-        "duration_labels": [label for _, label in DURATION_LABELS],
-        "duration_rows": duration_rows(stats, "change_type") if stats else [],
+        "snapshot_sections": snapshot_sections(snapshot) if snapshot else "",
         "computed_at": datetime.fromisoformat(stats["computed_at"]) if stats else None,
         "user_is_admin": permissions.is_admin(request.user),
     }
     return render(request, "patterns/dashboard.html", context)
+
+
+def snapshot_sections(snapshot: StatsSnapshot) -> str:
+    """The dashboard's rising, chart and duration sections, drawn once per snapshot.
+
+    They depend on the snapshot alone, and drawing them (thousands of SVG shapes and table
+    cells) costs many times what the rest of the page does, so the markup is kept in the
+    cache until a refresh stores another snapshot. One entry, replaced rather than added
+    to, so old snapshots' markup does not pile up. Not kept under DEBUG, so a template
+    edit shows at once.
+    """
+    key = f"patterns:dashboard-sections:{get_language()}"
+    version = (snapshot.pk, snapshot.computed_at)
+    cached = None if settings.DEBUG else cache.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    stats = snapshot.data
+    html = render_to_string(
+        "patterns/_snapshot_sections.html",
+        {
+            "stats": stats,
+            "charts": dashboard_charts(stats),
+            "duration_labels": [label for _, label in DURATION_LABELS],
+            "duration_rows": duration_rows(stats, "change_type"),
+        },
+    )
+    cache.set(key, (version, html), timeout=None)
+    return html
 
 
 def dashboard_charts(stats: dict) -> list[charts.Chart]:
@@ -113,7 +143,9 @@ def pattern_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "nav": "patterns",
         "pattern": pattern,
         "attributes": attribute_links(pattern.attributes),
-        "vendors": list(Vendor.objects.filter(slug__in=pattern.vendors).order_by("name")),
+        "vendors": list(
+            Vendor.objects.filter(slug__in=pattern.vendors).only("slug", "name").order_by("name")
+        ),
         "members": insights.pattern_members(pattern),
         "shown_limit": insights.PATTERN_PAGE_MEMBERS,
         "trend": charts.stacked_bar_chart(

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patterns.mining import CATEGORY_PREFIX
-from patterns.models import LATEST_MEMBERS, Pattern
+from patterns.models import LATEST_MEMBERS, TOP_VENDORS, Pattern
 
 
 class AttributeSerializer(serializers.Serializer):
@@ -25,7 +25,11 @@ class PatternSerializer(serializers.ModelSerializer):
     )
     html_url = serializers.SerializerMethodField()
     vendors = serializers.ListField(
-        child=serializers.CharField(), help_text="Slugs of the vendors its incidents involve."
+        child=serializers.CharField(),
+        source="top_vendors",
+        help_text=f"Slugs of up to {TOP_VENDORS} of the vendors its incidents involve, those "
+        "with the most published incidents first; `vendor_count` counts them all, and the "
+        "pattern itself (`html_url`, or `GET /api/patterns/{id}/`) lists every one.",
     )
     quarter_counts = serializers.DictField(
         child=serializers.IntegerField(), help_text="Members per quarter of start, e.g. 2014-Q4."
@@ -73,6 +77,10 @@ class PatternMemberSerializer(serializers.Serializer):
 
 
 class PatternDetailSerializer(PatternSerializer):
+    vendors = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Slugs of every vendor its incidents involve, alphabetically.",
+    )
     members = PatternMemberSerializer(
         many=True,
         source="member_rows",

@@ -65,10 +65,11 @@ BY_SCORE = {
         ],
     ),
     retrieve=extend_schema(
-        summary="One pattern with its latest member incidents",
+        summary="One pattern with its latest member incidents and all its vendors",
         description="The 50 members that started last, oldest first, each with the completed "
         "action items of earlier members it recurred after. Every member is a published "
-        "incident whose change types and categories include all of the pattern's attributes.",
+        "incident whose change types and categories include all of the pattern's attributes. "
+        "`vendors` lists every vendor of the members (the list names only the top ones).",
     ),
 )
 class PatternViewSet(ReadOnlyModelViewSet):
@@ -77,13 +78,11 @@ class PatternViewSet(ReadOnlyModelViewSet):
     sort_keys = BY_SCORE
 
     def get_queryset(self) -> QuerySet[Pattern]:
-        queryset = Pattern.objects.all()
-        if self.action != "retrieve":
-            # A list shows no members: leave the stored latest ones in the database.
-            queryset = queryset.defer(
-                "latest_members", "latest_prior_actions", "quarter_completed_actions"
-            )
-        return queryset
+        if self.action == "retrieve":
+            return Pattern.objects.all()
+        # A list shows no members and names only the top vendors: leave every vendor and
+        # the latest members in the database.
+        return Pattern.objects.listed()
 
     def get_object(self) -> Pattern:
         pattern = super().get_object()
@@ -116,7 +115,7 @@ class PatternViewSet(ReadOnlyModelViewSet):
         return Response(RefreshSummarySerializer(summary).data)
 
     def get_serializer_context(self) -> dict:
-        # Two queries for every attribute name on the page, not two per pattern.
+        # One query for every attribute name on the page, not one per pattern.
         return {**super().get_serializer_context(), "names": attribute_names()}
 
 

@@ -143,6 +143,22 @@ def test_detail_of_a_large_pattern_lists_its_latest_50_members_oldest_first(clie
     assert {m["prior_completed_actions"] for m in body["members"]} == {1}
 
 
+def test_the_list_names_the_top_vendors_and_the_pattern_itself_every_one(client_for, viewer):
+    vendors = [f"v{n}" for n in range(8)]
+    for n, vendor in enumerate(vendors):
+        labelled(n, "ct:config-change", "cat:non-staged-rollout", vendor=vendor)
+    labelled(20, "ct:os-upgrade", vendor="v7")  # v7 has the most incidents: named first
+    refresh_patterns()
+    api = client_for(viewer)
+
+    [listed] = api.get("/api/patterns/").json()["results"]
+    detail = api.get(f"/api/patterns/{listed['id']}/").json()
+
+    assert listed["vendor_count"] == detail["vendor_count"] == 8
+    assert listed["vendors"] == ["v7", "v0", "v1", "v2", "v3"]
+    assert detail["vendors"] == vendors
+
+
 def test_the_pattern_list_costs_the_same_queries_for_few_or_many(
     client_for, viewer, knowledge_base
 ):

@@ -64,6 +64,17 @@ def test_vendors_are_slugs_in_requests_and_objects_in_responses(schema):
     assert schemas["Incident"]["properties"]["timeline"]["readOnly"] is True
 
 
+def test_pattern_lists_name_the_top_vendors_and_a_pattern_every_vendor(schema):
+    schemas = schema["components"]["schemas"]
+    listed = schemas["Pattern"]["properties"]["vendors"]
+    detail = schemas["PatternDetail"]["properties"]["vendors"]
+
+    # The same shape in both: slugs. A list names only the top ones, a pattern all of them.
+    assert listed["items"]["type"] == detail["items"]["type"] == "string"
+    assert listed["description"].startswith("Slugs of up to 5 of the vendors")
+    assert detail["description"].startswith("Slugs of every vendor")
+
+
 class Assets(HTMLParser):
     """Collects a page's script and stylesheet (or preconnect) URLs, and inline script text."""
 

@@ -154,6 +154,25 @@ def test_pattern_describes_vendors_dates_quarters_and_title(planted):
     )
 
 
+def test_top_vendors_are_those_with_the_most_published_incidents_first():
+    # Seven vendors share the pattern; outside it, "globex" has three more incidents,
+    # "initech" two, "umbrella" one, and a draft of "zeta"'s does not count.
+    vendors = ["acme", "globex", "hooli", "initech", "umbrella", "wonka", "zeta"]
+    for vendor in vendors:
+        make_incident(CONFIG_ROLLOUT, vendor=vendor)
+    for vendor, more in (("globex", 3), ("initech", 2), ("umbrella", 1)):
+        for _ in range(more):
+            make_incident(("ct:os-upgrade",), vendor=vendor)
+    for _ in range(5):
+        make_incident(("ct:os-upgrade",), vendor="zeta", status=ReviewStatus.DRAFT)
+
+    pattern = by_key(recurring_patterns(min_support=3, now=NOW))["+".join(CONFIG_ROLLOUT)]
+
+    assert pattern.vendors == tuple(vendors)
+    # Ties keep the order the vendors were created in.
+    assert pattern.top_vendors == ("globex", "initech", "umbrella", "acme", "hooli")
+
+
 def test_lift_compares_with_independent_attributes(planted):
     pattern = by_key(recurring_patterns(min_support=3, now=NOW))["+".join(CONFIG_ROLLOUT)]
     published = Incident.objects.published().count()

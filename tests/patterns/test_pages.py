@@ -11,7 +11,7 @@ from patterns.models import Pattern
 from patterns.services import refresh_patterns
 from postmortems.choices import ActionItemStatus, ReviewStatus
 from postmortems.demo.loader import load_demo
-from postmortems.models import ChangeType, FailureCategory, Incident, IncidentVendor
+from postmortems.models import ChangeType, FailureCategory, Incident, IncidentVendor, Vendor
 from tests.factories import ActionItemFactory, FactorFactory, IncidentFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +76,45 @@ def test_dashboard_lists_top_patterns_and_draws_the_three_charts_with_tables(cli
     assert "2 h 30 min" in page
 
 
+def test_dashboard_names_a_patterns_top_vendors_and_counts_the_others(client, viewer):
+    for n in range(7):
+        make_member(n, vendor=f"vendor-{n}")
+    for _ in range(2):  # the most incidents of all, so named first
+        IncidentVendor.objects.create(
+            incident=IncidentFactory(), vendor=Vendor.objects.get(slug="vendor-6"), is_primary=True
+        )
+    Vendor.objects.filter(slug="vendor-6").update(name="Globex")
+    refresh_patterns()
+    client.force_login(viewer)
+
+    page = get(client, "patterns:dashboard").content.decode()
+
+    assert "Globex, Vendor" in page and " and 2 more vendors</p>" in page
+
+
+def test_the_dashboard_draws_each_snapshot_once_and_shows_the_latest(client, viewer, monkeypatch):
+    from patterns import views
+
+    drawn = []
+    draw = views.dashboard_charts
+    monkeypatch.setattr(views, "dashboard_charts", lambda stats: drawn.append(1) or draw(stats))
+    for n in range(3):
+        make_member(n)
+    refresh_patterns()
+    client.force_login(viewer)
+
+    first = get(client, "patterns:dashboard").content.decode()
+    again = get(client, "patterns:dashboard").content.decode()
+    drawn_before_refresh = len(drawn)
+    make_member(3)
+    refresh_patterns()
+    after = get(client, "patterns:dashboard").content.decode()
+
+    assert drawn_before_refresh == 1 and len(drawn) == 2
+    assert "<td>3 / 0</td>" in first and "<td>3 / 0</td>" in again
+    assert "<td>4 / 0</td>" in after and "<td>3 / 0</td>" not in after
+
+
 def test_dashboard_before_the_first_refresh_says_so(client, viewer):
     client.force_login(viewer)
 
@@ -114,7 +153,8 @@ def test_the_dashboard_costs_the_same_queries_for_few_or_many_patterns(client, v
 
     many = count_queries(client, reverse("patterns:dashboard"))
 
-    # Session + user, the stats snapshot, top patterns, emerging patterns.
+    # Session, user and whether they are an admin; the stats snapshot, top patterns, their
+    # top vendors (one query for all), emerging patterns.
     assert few == many
 
 
@@ -140,6 +180,19 @@ def test_pattern_page_shows_members_lessons_action_items_and_the_fixes_it_recurr
     assert "Recurred after 1 completed action item from earlier incidents" in page
     assert ">Configuration change</a>" in page and ">Rollout not staged</a>" in page
     assert "Members per quarter" in page
+
+
+def test_pattern_page_names_every_vendor(client, viewer):
+    for n in range(8):
+        make_member(n, vendor=f"vendor-{n}")
+    refresh_patterns()
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+    client.force_login(viewer)
+
+    page = get(client, "patterns:pattern-detail", pattern.pk).content.decode()
+
+    for n in range(8):
+        assert reverse("postmortems:vendor-detail", args=[f"vendor-{n}"]) in page
 
 
 def test_a_large_pattern_page_shows_its_latest_members_and_the_fixes_they_recurred_after(

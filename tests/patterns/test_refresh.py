@@ -1,16 +1,17 @@
 """When the precomputed patterns are refreshed."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
 
-from patterns import services, signals, tasks
+from patterns import services, signals, snapshot, tasks
 from patterns.models import Pattern, RelatedList, StatsSnapshot
-from patterns.snapshot import latest_snapshot
+from patterns.snapshot import dashboard_snapshot, latest_snapshot
 from postmortems.choices import ReviewStatus
-from postmortems.models import ChangeType, FailureCategory
-from tests.factories import FactorFactory, IncidentFactory
+from postmortems.models import ChangeType, FailureCategory, IncidentVendor
+from tests.factories import FactorFactory, IncidentFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +118,32 @@ def test_the_refresh_stores_the_statistics_pages_read():
     assert StatsSnapshot.objects.count() == 1
     services.refresh_patterns()
     assert StatsSnapshot.objects.count() == 1
+
+
+def test_the_dashboard_reads_the_snapshot_without_the_breakdowns_the_api_adds():
+    config = ChangeType.objects.get(slug="config-change")
+    for vendor in ("Acme", "Globex"):
+        incident = IncidentFactory(
+            started_at=datetime(2024, 3, 1, tzinfo=UTC),
+            resolved_at=datetime(2024, 3, 1, 1, tzinfo=UTC),
+        )
+        incident.change_types.add(config)
+        IncidentVendor.objects.create(
+            incident=incident, vendor=VendorFactory(name=vendor), is_primary=True
+        )
+    now = datetime(2024, 4, 1, tzinfo=UTC)
+    services.refresh_patterns(now=now)
+
+    dashboard = dashboard_snapshot()
+
+    assert "breakdowns" in dashboard.get_deferred_fields()
+    assert set(dashboard.data["durations"]) == {"change_type"}
+    assert "downtime" not in dashboard.data and dashboard.data["published"] == 2
+    # The whole document, as built from the incident tables, is still what the API serves.
+    assert latest_snapshot() == json.loads(json.dumps(snapshot.build_snapshot(now)))
+    assert {row["group"] for row in latest_snapshot()["durations"]["vendor"]} == {
+        "Acme", "Globex"
+    }  # fmt: skip
 
 
 def test_the_command_refreshes_and_reports(capsys):
