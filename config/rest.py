@@ -304,7 +304,7 @@ class ApiCursorPagination(CursorPagination):
             key=key,
             cursor=cursor,
             size=self.page_size,
-            keys_first=getattr(view, "page_by_keys_first", False),
+            read_rows=getattr(view, "page_rows", None),
         )
         return self.page.items
 

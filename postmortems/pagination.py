@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -119,32 +120,35 @@ def _nullable(queryset: QuerySet, column: str) -> bool:
         return False
 
 
-def _rows_in_order(queryset: QuerySet, ids: list) -> list:
-    """The rows of ``ids``, in that order.
-
-    A page is found by its keys alone and only then read whole: finding it can walk an
-    index past thousands of candidates (a vendor's incidents among everyone's, newest
-    first), which the index answers by itself when only keys are asked for, but which
-    visits every candidate's whole row, text and all, when the page is read in the same
-    statement.
-    """
+def rows_in_order(queryset: QuerySet, ids: list) -> list:
+    """The rows of ``queryset`` with these ``ids``, in that order (a row deleted meanwhile
+    is left out)."""
     if not ids:
         return []
     by_id = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()}
-    return [by_id[pk] for pk in ids if pk in by_id]  # one deleted meanwhile is left out
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def keyset_page(
-    queryset: QuerySet, *, key: SortKey, cursor: str | None, size: int, keys_first: bool = False
+    queryset: QuerySet,
+    *,
+    key: SortKey,
+    cursor: str | None,
+    size: int,
+    read_rows: Callable[[list], list] | None = None,
 ) -> KeysetPage:
     """One page of ``queryset`` in ``key`` order, starting after ``cursor``.
 
-    ``keys_first`` finds the page by its keys, then reads its rows (see ``_rows_in_order``):
-    for wide rows filtered across a join (the incidents); a small table reads in one go.
+    With ``read_rows``, the page is found by its keys alone and then read whole by
+    ``read_rows(ids)`` (the rows in that order, e.g. ``rows_in_order``). Finding a page
+    can walk an index past thousands of candidates (a vendor's incidents among everyone's,
+    newest first): the index answers that by itself when only keys are asked for, but
+    visits every candidate's whole row, text and all, when the page is read in the same
+    statement. A small table reads in one go.
     """
     values, backwards = decode_cursor(cursor, key) if cursor else (None, False)
     qs = queryset.order_by(*key.order_by(reverse=backwards))
-    if keys_first:
+    if read_rows is not None:
         qs = qs.values_list("pk", flat=True)
     if values is None:
         rows = list(qs[: size + 1])
@@ -155,7 +159,7 @@ def keyset_page(
             if len(rows) > size:
                 break
     has_more = len(rows) > size
-    rows = _rows_in_order(queryset, rows[:size]) if keys_first else rows[:size]
+    rows = read_rows(rows[:size]) if read_rows is not None else rows[:size]
     if backwards:
         rows.reverse()
     if not rows:

@@ -28,7 +28,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from config.rest import ERROR_REF, ApiPermission, PreconditionRequired
 from postmortems import permissions, services
-from postmortems.api.representation import with_parts
+from postmortems.api.representation import incidents_with_parts
 from postmortems.api.serializers import (
     ChangeTypeSerializer,
     FailureCategorySerializer,
@@ -140,11 +140,6 @@ class IncidentApiFilterSet(IncidentFilterSet):
         return super().filter_category(queryset, name, value)
 
 
-def incident_queryset(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
-    """Everything IncidentSerializer shows, in one statement whatever the count."""
-    return with_parts(incidents)
-
-
 ETAG_HEADER = OpenApiParameter(
     "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=True,
     description='The incident\'s version, quoted: `"7"`. Send it back as If-Match.',
@@ -204,13 +199,21 @@ class IncidentViewSet(
     permission_classes = [ApiPermission, IncidentPermission]
     filterset_class = IncidentApiFilterSet
     sort_keys = INCIDENT_SORT_KEYS
-    page_by_keys_first = True  # wide rows, found through the vendor and other filters
     lookup_field = "slug"
 
     def get_queryset(self) -> QuerySet[Incident]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Incident.objects.none()
-        return incident_queryset(Incident.objects.visible_to(self.request.user))
+        visible = Incident.objects.visible_to(self.request.user)
+        # Reading, this only finds the incidents; ``read`` and ``page_rows`` read them whole.
+        return visible.only("id") if self.action in ("list", "retrieve") else visible
+
+    def page_rows(self, ids: list[int]) -> list[Incident]:
+        """The paginator's page, once found by its keys."""
+        return incidents_with_parts(ids)
+
+    def read(self, incident: Incident) -> Incident:
+        return incidents_with_parts([incident.pk])[0]
 
     def filter_queryset(self, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
         # The list's filters: one incident named by its slug is found without them
@@ -218,7 +221,7 @@ class IncidentViewSet(
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        return self.incident_response(self.get_object())
+        return self.incident_response(self.read(self.get_object()))
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -297,7 +300,7 @@ class IncidentViewSet(
 
     def written_response(self, incident: Incident, *, code: int = status.HTTP_200_OK) -> Response:
         """The incident as a write left it: reloaded with its parts (the write changed them)."""
-        return self.incident_response(self.get_queryset().get(pk=incident.pk), code=code)
+        return self.incident_response(self.read(incident), code=code)
 
     def incident_response(self, incident: Incident, *, code: int = status.HTTP_200_OK) -> Response:
         """The incident with its version as the ETag (and, when created, its Location)."""

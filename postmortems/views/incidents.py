@@ -14,7 +14,7 @@ from postmortems.facets import incident_facets
 from postmortems.filtersets import IncidentFilterSet
 from postmortems.history import incident_history
 from postmortems.models import Factor, Incident
-from postmortems.pagination import InvalidCursor, SortKey, keyset_page
+from postmortems.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
 from postmortems.search import search_snippets
 from postmortems.shortcuts import get_incident_for
 from timeline.models import TimelineEvent
@@ -80,7 +80,11 @@ def incident_list(request):
 
 def list_page(incidents, sort: str, cursor: str | None):
     return keyset_page(
-        incidents, key=SORTS[sort][1], cursor=cursor, size=PAGE_SIZE, keys_first=True
+        incidents,
+        key=SORTS[sort][1],
+        cursor=cursor,
+        size=PAGE_SIZE,
+        read_rows=lambda ids: rows_in_order(incidents, ids),
     )
 
 

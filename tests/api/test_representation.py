@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from rest_framework import serializers
 
+from postmortems.api.representation import incidents_with_parts, with_parts
 from postmortems.api.serializers import IncidentSerializer
-from postmortems.api.views import incident_queryset
 from postmortems.choices import ActionItemStatus, FactorRole
 from postmortems.models import (
     ChangeType,
@@ -40,7 +40,11 @@ def generic(incident: Incident) -> dict:
 
 
 def loaded(incident: Incident) -> Incident:
-    return incident_queryset(Incident.objects.filter(pk=incident.pk)).get()
+    """The incident as the API reads it; the ORM's statement and the compiled one agree."""
+    through_orm = with_parts(Incident.objects.filter(pk=incident.pk)).get()
+    (compiled,) = incidents_with_parts([incident.pk])
+    assert IncidentSerializer(compiled).data == IncidentSerializer(through_orm).data
+    return compiled
 
 
 def everything() -> Incident:

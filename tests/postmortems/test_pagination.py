@@ -3,18 +3,26 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from postmortems.models import Incident
-from postmortems.pagination import InvalidCursor, SortKey, keyset_page
+from postmortems.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
 from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
+def by_keys(ids: list[int]) -> list[Incident]:
+    return rows_in_order(Incident.objects.all(), ids)
+
+
 def walk(key: SortKey, size: int, keys_first: bool = False) -> list[int]:
     ids, cursor = [], None
     while True:
         page = keyset_page(
-            Incident.objects.all(), key=key, cursor=cursor, size=size, keys_first=keys_first
+            Incident.objects.all(),
+            key=key,
+            cursor=cursor,
+            size=size,
+            read_rows=by_keys if keys_first else None,
         )
         ids += [i.id for i in page.items]
         if not page.next_cursor:
@@ -48,7 +56,13 @@ def test_a_page_found_by_its_keys_is_read_whole_with_its_prefetches(
     queryset = Incident.objects.prefetch_related("authors")
 
     with django_assert_num_queries(3):  # the keys, the rows, their authors
-        page = keyset_page(queryset, key=key, cursor=None, size=3, keys_first=True)
+        page = keyset_page(
+            queryset,
+            key=key,
+            cursor=None,
+            size=3,
+            read_rows=lambda ids: rows_in_order(queryset, ids),
+        )
         titles = [(i.title, list(i.authors.all())) for i in page.items]
 
     expected = list(Incident.objects.order_by(*key.order_by())[:3])
