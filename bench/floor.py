@@ -273,3 +273,133 @@ def application(environ: dict, start_response):
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     start_response(status, headers)
     return [body]
+
+
+# --- The status-page import ------------------------------------------------------------------
+# Not a route: the bench scripts call ``import_floor`` in their own process, between Hindsight's
+# imports. It writes what an import of new incidents persists, into the real tables (their
+# indexes, checks, generated search column, WAL and deferred foreign keys, checked at the
+# commit it waits for): each incident with its raw payload and history entry, its vendor link
+# and service links, each update as a timeline event with its history entry. Ids come from
+# the tables' sequences; values are taken from the payload as they are, with no decisions.
+
+IMPORT_SEVERITY = {"critical": "critical", "major": "major", "minor": "minor"}
+UPDATE_KIND = {
+    "investigating": "detection",
+    "identified": "diagnosis",
+    "monitoring": "mitigation",
+    "resolved": "resolution",
+}
+HISTORY = ("history_date", "history_type", "history_change_reason", "history_user_id")
+IMPORT_INCIDENT = (
+    "id", "title", "slug", "regions", "severity", "status", "started_at", "detected_at",
+    "mitigated_at", "resolved_at", "summary", "impact", "analysis", "lessons",
+    "detection_method", "data_loss", "near_miss", "origin", "import_source", "external_id",
+    "created_at", "updated_at", "version", "published_at", "duration_unknown",
+    "is_maintenance", "needs_review",
+)  # fmt: skip
+IMPORT_EVENT = (
+    "id", "incident_id", "occurred_at", "kind", "description", "body_format", "source",
+    "external_id", "position", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def import_floor(
+    conn: psycopg.Connection, data: bytes, *, vendor_id: int, source: str
+) -> tuple[float, list[int]]:
+    """Seconds to parse ``data`` (a Statuspage ``incidents.json``) and write its incidents,
+    committed; and the new incidents' ids, for ``forget_import_floor``."""
+    import time
+
+    started = time.perf_counter()
+    items = json.loads(data)["incidents"]
+    updates = sum(len(item["incident_updates"]) for item in items)
+    ids = reserved_ids(conn, "postmortems_incident", len(items))
+    event_ids = iter(reserved_ids(conn, "timeline_timelineevent", updates))
+    services = service_ids(conn, vendor_id, items)
+    now = datetime.now().astimezone()
+    incidents, events, links = [], [], []
+    for pk, item in zip(ids, items, strict=True):
+        incidents.append(import_incident_row(pk, item, source, now))
+        for position, update in enumerate(reversed(item["incident_updates"])):
+            events.append((
+                next(event_ids), pk, update["display_at"], UPDATE_KIND.get(update["status"],
+                "status_update"), update["body"], "text", source, update["id"], position, now, now,
+            ))  # fmt: skip
+        links += [(pk, services[c["id"]]) for c in item["components"]]
+    history = (now, "+", None, None)
+    with conn.cursor() as cur:
+        copy(cur, "postmortems_incident", (*IMPORT_INCIDENT, "raw_payload", "imported_values"),
+             incidents)  # fmt: skip
+        copy(cur, "postmortems_historicalincident", (*IMPORT_INCIDENT, *HISTORY),
+             (row[:-2] + history for row in incidents))  # fmt: skip
+        copy(cur, "timeline_timelineevent", IMPORT_EVENT, events)
+        copy(cur, "timeline_historicaltimelineevent", (*IMPORT_EVENT, *HISTORY),
+             (row + history for row in events))  # fmt: skip
+        copy(cur, "postmortems_incidentvendor", ("incident_id", "vendor_id", "is_primary"),
+             ((pk, vendor_id, True) for pk in ids))  # fmt: skip
+        copy(cur, "postmortems_incident_services", ("incident_id", "service_id"), links)
+    conn.commit()
+    return time.perf_counter() - started, ids
+
+
+def import_incident_row(pk: int, item: dict, source: str, now: datetime) -> tuple:
+    impact = item["impact"] or "none"
+    owned = {
+        "title": item["name"], "severity": IMPORT_SEVERITY.get(impact, "none"),
+        "started_at": item["started_at"], "resolved_at": item["resolved_at"],
+        "duration_unknown": False, "is_maintenance": False,
+    }  # fmt: skip
+    return (
+        pk, item["name"], f"floor-{item['id']}", [], owned["severity"], "draft",
+        item["started_at"], None, None, item["resolved_at"], "", "", "", "", "", False, False,
+        "imported", source, item["id"], now, now, 1, None, False, False, True,
+        json.dumps(item), json.dumps(owned),
+    )  # fmt: skip
+
+
+def reserved_ids(conn: psycopg.Connection, table: str, count: int) -> list[int]:
+    sql = (
+        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq) "
+        "SELECT nextval(seq) FROM s, generate_series(1, %s)"
+    )
+    return [row[0] for row in conn.execute(sql, [table, count], prepare=False).fetchall()]
+
+
+def service_ids(conn: psycopg.Connection, vendor_id: int, items: list[dict]) -> dict[str, int]:
+    """The vendor's service for each component id the payload names, added when missing."""
+    names = {c["id"]: c["name"] for item in items for c in item["components"]}
+    found = dict(
+        conn.execute(
+            "SELECT external_id, id FROM postmortems_service "
+            "WHERE vendor_id = %s AND external_id = ANY(%s)",
+            [vendor_id, list(names)],
+        ).fetchall()
+    )
+    for cid in names.keys() - found.keys():
+        found[cid] = conn.execute(
+            "INSERT INTO postmortems_service (vendor_id, external_id, name) "
+            "VALUES (%s, %s, %s) RETURNING id",
+            [vendor_id, cid, names[cid]],
+        ).fetchone()[0]
+    return found
+
+
+def copy(cursor: psycopg.Cursor, table: str, columns: tuple[str, ...], rows) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copying:
+        for row in rows:
+            copying.write_row(row)
+
+
+def forget_import_floor(conn: psycopg.Connection, ids: list[int]) -> None:
+    """Delete what ``import_floor`` wrote, so the database keeps its size (not timed)."""
+    for table, column in (
+        ("postmortems_incident_services", "incident_id"),
+        ("postmortems_incidentvendor", "incident_id"),
+        ("timeline_historicaltimelineevent", "incident_id"),
+        ("timeline_timelineevent", "incident_id"),
+        ("postmortems_historicalincident", "id"),
+        ("postmortems_incident", "id"),
+    ):
+        conn.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [ids])
+    conn.commit()

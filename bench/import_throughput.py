@@ -14,11 +14,10 @@ updates, open, backfilled and postmortem incidents) and times:
 * **update**: the page a day later (every incident renamed, closed by a postmortem update);
 * **api** (``--api``): a POST to ``/api/imports/`` (a job, for a payload this size) and the
   job run in this process, as a worker would run it;
-* **floor**: reading the same payload and COPYing its incident and timeline rows into
-  temporary tables created ``LIKE`` the real ones (indexes, checks and the generated search
-  column included), committed: the least any import of it must do;
-* **real_floor**: the same COPY into the real tables (their size, WAL and foreign keys),
-  rolled back instead of committed.
+* **floor**: ``floor.import_floor``, the floor ``bench/run`` uses too: reading the same
+  payload and COPYing the rows an import of it persists (incidents with their history
+  entries, vendor and service links, timeline events with theirs) into the real tables,
+  committed: the least any import of it must do.
 
 Rates are incidents per second, the median of the rounds; statements are counted COPY
 included. The incidents a round imports are deleted afterwards, so the database keeps its
@@ -38,6 +37,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+import floor
 from common import bench_database_url, setup_django
 
 VENDOR = "bench-status-import"
@@ -271,88 +271,16 @@ def forget(external_ids: list[str]) -> None:
 
 # --- The floor -----------------------------------------------------------------------------------
 
-FLOOR_TABLES = {"postmortems_incident": "floor_incident", "timeline_timelineevent": "floor_event"}
-INCIDENT_COLUMNS = (
-    "id", "title", "slug", "regions", "severity", "status", "started_at", "resolved_at",
-    "summary", "impact", "analysis", "lessons", "detection_method", "data_loss", "near_miss",
-    "origin", "import_source", "external_id", "raw_payload", "imported_values", "needs_review",
-    "is_maintenance", "duration_unknown", "created_at", "updated_at", "version",
-)  # fmt: skip
-EVENT_COLUMNS = (
-    "incident_id", "occurred_at", "kind", "description", "body_format", "source",
-    "external_id", "position", "created_at", "updated_at",
-)  # fmt: skip
 
+def floor_round(conn, data: bytes) -> float:
+    """Seconds for the floor (``floor.import_floor``: the rows an import of new incidents
+    writes, COPYed into the real tables, committed); what it wrote is deleted afterwards."""
+    from imports.services import ensure_vendor
 
-def floor_rows(data: bytes) -> tuple[list[tuple], list[tuple]]:
-    """The payload's incident and update rows, as directly as they can be had."""
-    now = datetime.now(UTC)
-    incidents, events = [], []
-    for pk, item in enumerate(json.loads(data)["incidents"], start=1):
-        incidents.append((
-            pk, item["name"], f"floor-{item['id']}", [], item["impact"] or "none", "draft",
-            item["started_at"], item["resolved_at"], "", "", "", "", "", False, False,
-            "imported", SOURCE, item["id"], json.dumps(item), "{}", True, False, False,
-            now, now, 1,
-        ))  # fmt: skip
-        for position, update in enumerate(reversed(item["incident_updates"])):
-            events.append((
-                pk, update["display_at"], "status_update", update["body"], "text", SOURCE,
-                update["id"], position, now, now,
-            ))  # fmt: skip
-    return incidents, events
-
-
-def floor_import(url: str, data: bytes) -> float:
-    """Seconds to read the payload and COPY its rows into temporary copies of the tables
-    (unlogged, empty), committed."""
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        for table, copy in FLOOR_TABLES.items():
-            conn.execute(f"CREATE TEMPORARY TABLE {copy} (LIKE {table} INCLUDING ALL)")
-        conn.commit()
-        started = time.perf_counter()
-        incidents, events = floor_rows(data)
-        copy_floor_rows(conn, ("floor_incident", "floor_event"), incidents, events)
-        conn.commit()
-        return time.perf_counter() - started
-
-
-def real_floor_import(url: str, data: bytes) -> float:
-    """Seconds to read the payload and COPY its rows into the real tables (their data, their
-    WAL, their foreign keys checked), then roll back: the same work short of the commit."""
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        started = time.perf_counter()
-        incidents, events = floor_rows(data)
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT nextval(pg_get_serial_sequence('postmortems_incident', 'id')) "
-                "FROM generate_series(1, %s)",
-                [len(incidents)],
-            )
-        ]
-        incidents = [(ids[row[0] - 1], *row[1:]) for row in incidents]
-        events = [(ids[row[0] - 1], *row[1:]) for row in events]
-        copy_floor_rows(conn, tuple(FLOOR_TABLES), incidents, events)
-        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        seconds = time.perf_counter() - started
-        conn.rollback()
-        return seconds
-
-
-def copy_floor_rows(conn, tables: tuple[str, str], incidents: list, events: list) -> None:
-    with conn.cursor() as cur:
-        for table, columns, rows in (
-            (tables[0], INCIDENT_COLUMNS, incidents),
-            (tables[1], EVENT_COLUMNS, events),
-        ):
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copying:
-                for row in rows:
-                    copying.write_row(row)
+    vendor = ensure_vendor(slug=VENDOR, name="Bench status import")
+    seconds, ids = floor.import_floor(conn, data, vendor_id=vendor.id, source=f"floor:{VENDOR}")
+    floor.forget_import_floor(conn, ids)
+    return seconds
 
 
 # --- Putting it together -------------------------------------------------------------------------
@@ -385,29 +313,32 @@ def measure(
     ``ratio`` is Hindsight's rate over the floor's, the median of the rounds' ratios (each
     round runs both back to back, so a busy machine slows both alike).
     """
+    import psycopg
+
     ensure_django(url)
     times: dict[str, list[float]] = defaultdict(list)
     statements: dict[str, list[int]] = defaultdict(list)
     report: dict = {}
-    for round_ in range(rounds):
-        payload = statuspage_payload(
-            incidents, updates, seed=None if seed is None else seed + round_
-        )
-        data = json.dumps(payload).encode()
-        times["floor"].append(floor_import(url, data))
-        try:
-            for name, body in (("hindsight", data), ("reimport", data),
-                               ("update", json.dumps(revised(payload)).encode())):  # fmt: skip
-                seconds, count, outcome = hindsight_import(body)
-                times[name].append(seconds)
-                statements[name].append(count)
-                report = report or outcome
-                check(name, outcome, incidents - report["failed"])
-        finally:
-            forget([item["id"] for item in payload["incidents"]])
-        times["real_floor"].append(real_floor_import(url, data))
-        if api:
-            times["api"].append(api_round(incidents, updates, seed=(seed or 0) + 1000 + round_))
+    with psycopg.connect(url) as floor_conn:
+        warm_up(floor_conn)
+        for round_ in range(rounds):
+            payload = statuspage_payload(
+                incidents, updates, seed=None if seed is None else seed + round_
+            )
+            data = json.dumps(payload).encode()
+            times["floor"].append(floor_round(floor_conn, data))
+            try:
+                for name, body in (("hindsight", data), ("reimport", data),
+                                   ("update", json.dumps(revised(payload)).encode())):  # fmt: skip
+                    seconds, count, outcome = hindsight_import(body)
+                    times[name].append(seconds)
+                    statements[name].append(count)
+                    report = report or outcome
+                    check(name, outcome, incidents - report["failed"])
+            finally:
+                forget([item["id"] for item in payload["incidents"]])
+            if api:
+                times["api"].append(api_round(incidents, updates, seed=(seed or 0) + 1000 + round_))
     rates = {name: round(incidents / statistics.median(t), 1) for name, t in times.items()}
     return {
         "incidents": incidents,
@@ -415,7 +346,6 @@ def measure(
         "rounds": rounds,
         **{f"{name}_per_s": rate for name, rate in rates.items()},
         "ratio": ratio(times["hindsight"], times["floor"]),
-        "ratio_to_real_floor": ratio(times["hindsight"], times["real_floor"]),
         **{
             f"{name}_statements_per_incident": round(statistics.median(counts) / incidents, 4)
             for name, counts in statements.items()
@@ -424,8 +354,20 @@ def measure(
     }
 
 
-def ratio(hindsight: list[float], floor: list[float]) -> float:
-    return round(statistics.median(f / h for h, f in zip(hindsight, floor, strict=True)), 3)
+def warm_up(floor_conn) -> None:
+    """A small import each way, unmeasured: the first one loads modules and fills the
+    connections' catalogue caches."""
+    payload = statuspage_payload(5, 5)
+    data = json.dumps(payload).encode()
+    floor_round(floor_conn, data)
+    try:
+        hindsight_import(data)
+    finally:
+        forget([item["id"] for item in payload["incidents"]])
+
+
+def ratio(hindsight: list[float], floors: list[float]) -> float:
+    return round(statistics.median(f / h for h, f in zip(hindsight, floors, strict=True)), 3)
 
 
 def revised(payload: dict) -> dict:

@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 from simple_history.models import HistoricalRecords
 
+from imports.bulk import load_bytes, store_bytes
 from imports.records import ImportBatch, ImportedIncident
 from imports.upsert import Outcome, write_chunk
 from postmortems.models import Vendor
@@ -200,9 +201,8 @@ def queue_import(*, vendor: Vendor, fmt: str, data: bytes, total: int, user=None
     from imports.models import ImportJob
     from imports.tasks import run_import_job
 
-    job = ImportJob.objects.create(
-        vendor=vendor, format=fmt, payload=data, total=total, created_by=user
-    )
+    job = ImportJob.objects.create(vendor=vendor, format=fmt, total=total, created_by=user)
+    store_bytes(ImportJob, job.id, "payload", data)
     run_import_job.delay_on_commit(str(job.id))
     return job
 
@@ -218,13 +218,13 @@ def run_import_job(job_id: str) -> ImportReport | None:
     ).update(status=JobStatus.RUNNING, started_at=timezone.now())
     if not claimed:
         return None
-    job = ImportJob.objects.select_related("vendor").get(id=job_id)
+    job = ImportJob.objects.select_related("vendor").defer("payload").get(id=job_id)
 
     def progress(done: int) -> None:  # called once per chunk
         ImportJob.objects.filter(id=job.id).update(processed=done)
 
     try:
-        batch = parse_payload(job.format, bytes(job.payload))
+        batch = parse_payload(job.format, bytes(load_bytes(ImportJob, job.id, "payload")))
         report = import_batch(vendor=job.vendor, fmt=job.format, batch=batch, on_progress=progress)
     except Exception as exc:
         # The job page must say what went wrong, not stay "running" for ever.

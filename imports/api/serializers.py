@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 from rest_framework import serializers
@@ -6,13 +7,37 @@ from imports.models import ImportFormat, ImportJob, StatusSource, WebhookEndpoin
 from postmortems.models import Vendor
 
 
+def payload_bytes(payload) -> bytes:
+    # Feeds arrive as an XML string; JSON formats as the parsed document,
+    # re-encoded exactly (Python's json keeps integers beyond 2^53 intact).
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    return json.dumps(payload).encode("utf-8")
+
+
+class PayloadField(serializers.JSONField):
+    """A pushed payload, as the bytes the parsers read.
+
+    JSONField checks a document by encoding it and throws the text away; this keeps that
+    text instead of encoding a payload of megabytes twice.
+    """
+
+    def to_internal_value(self, data) -> bytes:
+        if getattr(data, "is_json_string", False):  # a form field's text: decode it first
+            data = super().to_internal_value(data)
+        try:
+            return payload_bytes(data)
+        except (TypeError, ValueError):
+            self.fail("invalid")
+
+
 class ImportSerializer(serializers.Serializer):
     vendor = serializers.SlugField(help_text="The vendor's slug; created when new.")
     vendor_name = serializers.CharField(
         required=False, allow_blank=True, max_length=200, help_text="Name for a new vendor."
     )
     format = serializers.ChoiceField(choices=ImportFormat.choices)
-    payload = serializers.JSONField(
+    payload = PayloadField(
         help_text="The status page's JSON as is, or for RSS/Atom feeds the XML as a string."
     )
 
