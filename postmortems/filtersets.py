@@ -6,6 +6,9 @@ import django_filters
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from postmortems.choices import ReviewStatus, Severity
 from postmortems.models import (
@@ -25,6 +28,33 @@ def search_query(text: str) -> SearchQuery:
     return SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
 
 
+class NamedOptions(forms.SelectMultiple):
+    """A multiple select over a model's rows by slug, labelled by name, written in one pass.
+
+    Django renders each option through a template and builds a model instance per row:
+    for the 2,000 vendors of a large knowledge base, that was most of the list page's
+    time. Only the choices differ: the field still validates against its queryset.
+    """
+
+    def __init__(self, model, attrs=None) -> None:
+        super().__init__(attrs)
+        self.model = model
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        chosen = {str(v) for v in (value or [])}
+        rows = self.model._default_manager.values_list("slug", "name")
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((slug, SELECTED if slug in chosen else "", label) for slug, label in rows),
+        )
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        return format_html("<select multiple{}>{}</select>", flatatt(final), options)
+
+
+SELECTED = mark_safe(" selected")
+
+
 class IncidentFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label="Search")
     # Many-to-many filters are semi-joins (id IN subquery): an incident matching
@@ -32,18 +62,21 @@ class IncidentFilterSet(django_filters.FilterSet):
     vendor = django_filters.ModelMultipleChoiceFilter(
         to_field_name="slug",
         queryset=Vendor.objects.all(),
+        widget=NamedOptions(Vendor),
         method="filter_vendor",
         label="Vendor",
     )
     change_type = django_filters.ModelMultipleChoiceFilter(
         to_field_name="slug",
         queryset=ChangeType.objects.all(),
+        widget=NamedOptions(ChangeType),
         method="filter_change_type",
         label="Change type",
     )
     category = django_filters.ModelMultipleChoiceFilter(
         to_field_name="slug",
         queryset=FailureCategory.objects.all(),
+        widget=NamedOptions(FailureCategory),
         method="filter_category",
         label="Failure category",
     )

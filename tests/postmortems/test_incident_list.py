@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +18,10 @@ LIST = reverse("postmortems:incident-list")
 @pytest.fixture
 def demo():
     load_demo()
+
+
+def html(response) -> str:
+    return response.content.decode()
 
 
 def titles(response) -> list[str]:
@@ -171,3 +176,22 @@ def test_highlighting_escapes_everything_but_its_own_marks():
     assert str(highlight(f"<img onerror=x> {START}match{STOP}")) == (
         "&lt;img onerror=x&gt; <mark>match</mark>"
     )
+
+
+def test_the_filter_form_offers_every_vendor_and_keeps_the_chosen_ones(client, viewer):
+    VendorFactory(name="Zeta & Sons", slug="zeta")
+    VendorFactory(name="Acme Cloud", slug="acme")
+    VendorFactory(name="Mid Networks", slug="mid")
+    client.force_login(viewer)
+
+    response = client.get(reverse("postmortems:incident-list"), {"vendor": ["zeta", "acme"]})
+
+    (select,) = re.findall(
+        r'<select multiple[^>]* id="id_vendor"[^>]*>.*?</select>', html(response)
+    )
+    assert 'name="vendor"' in select
+    # By name, escaped, and exactly the chosen ones selected.
+    assert select.index("Acme Cloud") < select.index("Mid Networks") < select.index("Zeta")
+    assert '<option value="zeta" selected>Zeta &amp; Sons</option>' in select
+    assert '<option value="acme" selected>Acme Cloud</option>' in select
+    assert '<option value="mid">Mid Networks</option>' in select
