@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from itertools import combinations
 from urllib.parse import parse_qs
 
 import psycopg
@@ -174,6 +175,120 @@ def detail(params: dict) -> dict:
     return connection().execute(sql, params).fetchone()
 
 
+# What the incident page shows besides the API's incident: the review trail, which events
+# are evidence for which factors, every field's history, and the analysis panels (the
+# incident's patterns with the fixes of earlier members, its related incidents as the
+# last refresh stored them, and the vendor recurrences it continues).
+PAGE_RELATIONS = {
+    "review_actions": """SELECT json_agg(json_build_object('kind', r.kind, 'comment', r.comment,
+                         'actor', u.username, 'created_at', r.created_at)
+                         ORDER BY r.created_at, r.id)
+                         FROM postmortems_reviewaction r LEFT JOIN auth_user u ON u.id = r.actor_id
+                         WHERE r.incident_id = i.id""",
+    "evidence": """SELECT json_agg(json_build_array(l.timelineevent_id, l.factor_id))
+                   FROM timeline_timelineevent_evidence_for l
+                   JOIN postmortems_factor f ON f.id = l.factor_id WHERE f.incident_id = i.id""",
+    "category_parents": """SELECT json_agg(json_build_array(c.slug, pc.name))
+                           FROM postmortems_factor f
+                           JOIN postmortems_failurecategory c ON c.id = f.category_id
+                           JOIN postmortems_failurecategory pc ON pc.id = c.parent_id
+                           WHERE f.incident_id = i.id""",
+}
+PAGE_INCIDENT = FULL_INCIDENT + "".join(
+    f", coalesce(({sql}), '[]') AS {name}" for name, sql in PAGE_RELATIONS.items()
+)
+PAGE_HISTORY = """
+    SELECT 'incident' AS part, h.history_date, h.history_type, u.username, to_jsonb(h) AS row
+    FROM postmortems_historicalincident h LEFT JOIN auth_user u ON u.id = h.history_user_id
+    WHERE h.id = %(id)s
+    UNION ALL
+    SELECT 'factor', h.history_date, h.history_type, u.username, to_jsonb(h)
+    FROM postmortems_historicalfactor h LEFT JOIN auth_user u ON u.id = h.history_user_id
+    WHERE h.incident_id = %(id)s
+    UNION ALL
+    SELECT 'action_item', h.history_date, h.history_type, u.username, to_jsonb(h)
+    FROM postmortems_historicalactionitem h LEFT JOIN auth_user u ON u.id = h.history_user_id
+    WHERE h.incident_id = %(id)s
+    UNION ALL
+    SELECT 'event', h.history_date, h.history_type, u.username, to_jsonb(h)
+    FROM timeline_historicaltimelineevent h LEFT JOIN auth_user u ON u.id = h.history_user_id
+    WHERE h.incident_id = %(id)s
+    ORDER BY 2
+"""
+PATTERNS = """SELECT id, key, title, support, score FROM patterns_pattern
+              WHERE key = ANY(%(keys)s) ORDER BY score DESC, key"""
+# The done action items of each pattern's members that started before the incident: whole
+# quarters come stored with the pattern; of the incident's own quarter, the part between
+# the incident and the nearer end is read (and added, or taken away).
+PRIOR_ACTIONS = """SELECT p.id, (SELECT coalesce(sum(n::int), 0)
+                          FROM jsonb_each_text(p.quarter_completed_actions) q(label, n)
+                          WHERE q.label < %(quarter)s OR (q.label = %(quarter)s AND %(from_end)s))
+                      + %(sign)s * coalesce((SELECT sum(m.completed_actions)
+                          FROM patterns_incidentprofile m
+                          WHERE m.attributes @> p.attributes AND m.completed_actions > 0
+                          AND m.started_at >= %(low)s AND m.started_at < %(high)s), 0) AS prior
+                   FROM patterns_pattern p WHERE p.id = ANY(%(ids)s)"""
+RELATED = "SELECT items FROM patterns_relatedlist WHERE incident_id = %(id)s"
+# For each of the incident's vendors and attributes, the vendor's latest earlier incident
+# with the same attribute within the window.
+RECURRENCES = """
+    SELECT l.vendor_id, a.attr, prev.incident_id, pi.slug, pi.title, prev.started_at
+    FROM patterns_incidentprofile me
+    JOIN postmortems_incidentvendor l ON l.incident_id = me.incident_id
+    CROSS JOIN LATERAL unnest(me.attributes) AS a(attr)
+    CROSS JOIN LATERAL (
+        SELECT v.incident_id, v.started_at FROM patterns_vendorincident v
+        JOIN patterns_incidentprofile vp ON vp.incident_id = v.incident_id
+        WHERE v.vendor_id = l.vendor_id
+          AND (v.started_at, v.incident_id) < (me.started_at, me.incident_id)
+          AND v.started_at >= me.started_at - %(window)s
+          AND vp.attributes @> ARRAY[a.attr]::varchar[]
+        ORDER BY v.started_at DESC, v.incident_id DESC LIMIT 1
+    ) prev
+    JOIN postmortems_incident pi ON pi.id = prev.incident_id
+    WHERE me.incident_id = %(id)s AND me.started_at IS NOT NULL
+"""
+
+
+def html_detail(params: dict) -> dict:
+    """Everything the incident page shows, each part in its least statement."""
+    conn = connection()
+    incident = conn.execute(
+        f"SELECT {PAGE_INCIDENT} FROM postmortems_incident i WHERE i.slug = %(slug)s", params
+    ).fetchone()
+    at = {"id": incident["id"]}
+    page = {"incident": incident, "history": conn.execute(PAGE_HISTORY, at).fetchall()}
+    page["related"] = conn.execute(RELATED, at).fetchone()
+    profile = conn.execute(
+        "SELECT attributes, started_at FROM patterns_incidentprofile WHERE incident_id = %(id)s",
+        at,
+    ).fetchone()
+    if profile is None or profile["started_at"] is None:
+        return page
+    attributes = sorted(profile["attributes"])
+    keys = ["+".join(c) for n in (2, 3) for c in combinations(attributes, n)]
+    page["patterns"] = conn.execute(PATTERNS, {"keys": keys}).fetchall()
+    started = profile["started_at"].astimezone(UTC)
+    index = started.year * 4 + (started.month - 1) // 3
+    start = datetime(index // 4, index % 4 * 3 + 1, 1, tzinfo=UTC)
+    end = datetime((index + 1) // 4, (index + 1) % 4 * 3 + 1, 1, tzinfo=UTC)
+    from_start = started - start <= end - started
+    page["prior_actions"] = conn.execute(
+        PRIOR_ACTIONS,
+        {
+            "ids": [p["id"] for p in page["patterns"]],
+            "quarter": f"{started.year}-Q{index % 4 + 1}",
+            "from_end": not from_start,
+            "sign": 1 if from_start else -1,
+            "low": start if from_start else started,
+            "high": started if from_start else end,
+        },
+    ).fetchall()
+    window = timedelta(days=int(os.environ.get("PATTERN_RECURRENCE_DAYS", "365")))
+    page["recurrences"] = conn.execute(RECURRENCES, {**at, "window": window}).fetchall()
+    return page
+
+
 def api_search(params: dict) -> dict:
     # The API pages search results in its usual order (newest first); it does not rank.
     ids = f"""SELECT i.id FROM postmortems_incident i
@@ -241,6 +356,7 @@ ROUTES = {
     "/api-list": api_list,
     "/html-list": html_list,
     "/detail": detail,
+    "/html-detail": html_detail,
     "/api-search": api_search,
     "/html-search": html_search,
     "/patterns": patterns,

@@ -209,15 +209,14 @@ def rotating(paths: list[str], headers: dict) -> Callable[[int], Request]:
 
 def detail_operations(fx, api: dict, html: dict) -> list[Operation]:
     slugs = fx.slugs
-    floor = rotating([f"/detail?slug={s}" for s in slugs], {})
     return [
         Operation(
             "detail API", "detail", rotating([f"/api/incidents/{s}/" for s in slugs], api),
-            floor, Target("ratio", 4),
+            rotating([f"/detail?slug={s}" for s in slugs], {}), Target("ratio", 4),
         ),
         Operation(
             "detail HTML", "detail", rotating([f"/incidents/{s}/" for s in slugs], html),
-            floor, Target("ratio", 4),
+            rotating([f"/html-detail?slug={s}" for s in slugs], {}), Target("ratio", 4),
         ),
     ]  # fmt: skip
 
