@@ -55,3 +55,17 @@ def test_plain_text_is_escaped_not_interpreted():
 
     assert "&lt;b&gt;" in html
     assert "<br>" in html
+
+
+def test_one_text_s_definitions_never_reach_the_next():
+    # The converter is reused between texts: abbreviations and footnotes defined in one
+    # postmortem field must not change how the next one renders.
+    first = render_markdown(
+        "The BGP leak.[^1]\n\n[^1]: Upstream.\n\n*[BGP]: Border Gateway Protocol"
+    )
+    second = render_markdown("BGP again.[^1]")
+
+    assert '<abbr title="Border Gateway Protocol">BGP</abbr>' in first
+    assert "Upstream." in first
+    assert "<abbr" not in second and "Upstream." not in second
+    assert "[^1]" in second  # an undefined footnote stays as typed
