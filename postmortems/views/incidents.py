@@ -13,10 +13,11 @@ from postmortems.choices import FactorRole
 from postmortems.facets import incident_facets
 from postmortems.filtersets import IncidentFilterSet
 from postmortems.history import incident_history
-from postmortems.models import Factor, Incident
+from postmortems.models import Factor, Incident, IncidentVendor
 from postmortems.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
 from postmortems.search import search_snippets
 from postmortems.shortcuts import get_incident_for
+from postmortems.views.incident_body import incident_body
 from timeline.models import TimelineEvent
 from timeline.presentation import timeline_display_context
 
@@ -112,13 +113,45 @@ def detail_queryset():
     )
 
 
+def header_queryset():
+    """What the page's header and review panel show, and who may do what (the body's
+    text is read only when the body is rendered)."""
+    return Incident.objects.defer(*BODY_ONLY_COLUMNS).prefetch_related(
+        Prefetch("incident_vendors", queryset=IncidentVendor.objects.select_related("vendor")),
+        "services",
+        "review_actions__actor",
+        "reviewers",
+    )
+
+
+BODY_ONLY_COLUMNS = (
+    "summary", "impact", "analysis", "lessons", "raw_payload", "imported_values", "search_vector",
+)  # fmt: skip
+
+
 @login_required
 def incident_detail(request, slug: str):
-    incident = get_incident_for(request.user, slug, queryset=detail_queryset())
+    incident = get_incident_for(request.user, slug, queryset=header_queryset())
+    context = {
+        "nav": "incidents",
+        "incident": incident,
+        "can_edit": permissions.can_edit(request.user, incident),
+        "can_submit": permissions.can_submit(request.user, incident),
+        "can_review": permissions.can_review(request.user, incident),
+        "edited_after_publication": bool(
+            incident.published_at and incident.updated_at > incident.published_at
+        ),
+        "body": incident_body(incident, lambda: render_body(request, incident.pk)),
+    }
+    return render(request, "postmortems/incident_detail.html", context)
+
+
+def render_body(request, incident_id: int) -> str:
+    """The page's body: the postmortem itself, its history and the analysis panels."""
+    incident = detail_queryset().get(pk=incident_id)
     events = list(TimelineEvent.objects.filter(incident=incident).for_display())
     factors = list(incident.factors.all())
     context = {
-        "nav": "incidents",
         "incident": incident,
         "factor_groups": [
             (role.label, [f for f in factors if f.role == role])
@@ -126,15 +159,9 @@ def incident_detail(request, slug: str):
             if any(f.role == role for f in factors)
         ],
         "history": incident_history(incident, extra_groups=(timeline_history(incident),)),
-        "can_edit": permissions.can_edit(request.user, incident),
-        "can_submit": permissions.can_submit(request.user, incident),
-        "can_review": permissions.can_review(request.user, incident),
-        "edited_after_publication": bool(
-            incident.published_at and incident.updated_at > incident.published_at
-        ),
         **timeline_display_context(incident, events),
     }
-    return render(request, "postmortems/incident_detail.html", context)
+    return render_to_string("postmortems/_incident_body.html", context, request=request)
 
 
 def timeline_history(incident: Incident) -> tuple:
