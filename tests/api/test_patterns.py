@@ -245,3 +245,24 @@ def test_percent_signs_in_filters_are_reported_not_crashed_on(client_for, viewer
     fields = error_of(response)["fields"]
     assert fields["vendor"] == ["No vendor with the slug “%Y-%m”."]
     assert "“%s” is not an attribute" in fields["attribute"][0]
+
+
+def test_a_listed_pattern_reads_as_its_serializer_s_fields_declare(
+    client_for, viewer, knowledge_base, rf
+):
+    # The list builds each pattern's JSON directly; it must be what DRF's field-by-field
+    # path gives, URL and times included.
+    from rest_framework import serializers
+
+    from patterns.api.serializers import PatternSerializer
+
+    listed = client_for(viewer).get("/api/patterns/?min_support=2").json()["results"]
+    request = rf.get("/api/patterns/", HTTP_HOST="testserver")
+    names = {"ct:config-change": "Configuration change"}
+    serializer = PatternSerializer(context={"request": request, "names": names})
+    pattern = Pattern.objects.get(key=UNSTAGED_CONFIG)
+
+    direct = serializer.to_representation(pattern)
+    assert direct == dict(serializers.ModelSerializer.to_representation(serializer, pattern))
+    assert direct["html_url"] == f"http://testserver/patterns/{pattern.pk}/"
+    assert len(listed) == 3 and all(p["html_url"].endswith(f"/{p['id']}/") for p in listed)
