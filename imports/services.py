@@ -218,14 +218,20 @@ def run_import_job(job_id: str) -> ImportReport | None:
     ).update(status=JobStatus.RUNNING, started_at=timezone.now())
     if not claimed:
         return None
-    job = ImportJob.objects.select_related("vendor").defer("payload").get(id=job_id)
+    job = ImportJob.objects.select_related("vendor", "created_by").defer("payload").get(id=job_id)
 
     def progress(done: int) -> None:  # called once per chunk
         ImportJob.objects.filter(id=job.id).update(processed=done)
 
     try:
         batch = parse_payload(job.format, bytes(load_bytes(ImportJob, job.id, "payload")))
-        report = import_batch(vendor=job.vendor, fmt=job.format, batch=batch, on_progress=progress)
+        report = import_batch(
+            vendor=job.vendor,
+            fmt=job.format,
+            batch=batch,
+            user=job.created_by,  # the drafts' author, as when the import runs in the request
+            on_progress=progress,
+        )
     except Exception as exc:
         # The job page must say what went wrong, not stay "running" for ever.
         ImportJob.objects.filter(id=job.id).update(

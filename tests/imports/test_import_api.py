@@ -87,6 +87,8 @@ def test_a_large_payload_becomes_a_job_with_a_url(
     services.run_import_job(str(job.id))  # what the worker runs
     body = api.get(response["Location"]).json()
     assert (body["status"], body["processed"], body["report"]["created"]) == ("succeeded", 1, 1)
+    # Whoever pushed the payload writes the drafts, as when it is imported at once.
+    assert list(Incident.objects.get().authors.all()) == [job.created_by]
 
 
 @pytest.mark.slow
