@@ -86,6 +86,9 @@ def production_env(database_url: str, secret_key: str, workdir: Path) -> dict[st
         # development worker picks them up; the bench runs the job itself.
         HINDSIGHT_DATA_DIR=str(workdir / "data"),
         API_THROTTLE_USER="100000000/hour",
+        # A cache both workers share, as a deployment with several workers configures one:
+        # a file cache on this machine, so the bench needs no server of its own.
+        CACHE_URL=f"filecache://{workdir / 'cache'}",
         LOG_LEVEL="WARNING",
     )
     return env

@@ -253,6 +253,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Cache -------------------------------------------------------------------
+# CACHE_URL picks a cache every process shares: redis://127.0.0.1:6379/1, or on one
+# machine filecache:///var/tmp/hindsight-cache. Without it each process keeps its own in
+# memory, so the API's throttle counts and rendered incident pages are per process.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+
 # --- Email -------------------------------------------------------------------
 # EMAIL_URL picks the mail server (smtp://user:pass@host:587 with STARTTLS as
 # smtp+tls://, implicit TLS as smtp+ssl://). Without it, Django's usual EMAIL_HOST…

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from patterns.models import RelatedList, StatsSnapshot
+from patterns.related import cached_related_incidents
 from postmortems.choices import ReviewStatus
 from postmortems.models import (
     ActionItem,
@@ -85,18 +86,30 @@ SELECT concat_ws('|', i.version, i.updated_at, i.status, i.published_at,
   (SELECT md5(string_agg(concat_ws(',', id, slug, name, definition, parent_id), ';'
      ORDER BY id)) FROM {category}),
   (SELECT md5(string_agg(concat_ws(',', id, slug, name, definition), ';' ORDER BY id))
-     FROM {change_type}))
+     FROM {change_type})),
+  EXISTS (SELECT 1 FROM {related} WHERE incident_id = i.id)
 FROM {incident} i WHERE i.id = %s
 """
 
 
-def content_stamp(incident_id: int) -> str:
-    """A digest of everything the body of this incident's page shows."""
+def content_stamp(incident_id: int) -> tuple[str, bool]:
+    """A digest of everything the body of this incident's page shows, and whether its
+    related incidents are stored yet."""
     sql = _STAMP_SQL.format(incident=Incident._meta.db_table, **_tables())
     with connection.cursor() as cursor:
         cursor.execute(sql, [incident_id])
-        (stamp,) = cursor.fetchone()
-    return hashlib.sha256(stamp.encode()).hexdigest()
+        stamp, related_stored = cursor.fetchone()
+    return hashlib.sha256(stamp.encode()).hexdigest(), related_stored
+
+
+def published_stamp(incident: Incident) -> str:
+    """``content_stamp``, once the related incidents the body shows are stored: the first
+    view stores them, and a body keyed before that would never be read again."""
+    stamp, related_stored = content_stamp(incident.pk)
+    if related_stored:
+        return stamp
+    cached_related_incidents(incident)
+    return content_stamp(incident.pk)[0]
 
 
 def incident_body(incident: Incident, render: Callable[[], str]) -> SafeString:
@@ -109,7 +122,7 @@ def incident_body(incident: Incident, render: Callable[[], str]) -> SafeString:
     if incident.status != ReviewStatus.PUBLISHED:
         return mark_safe(render())
     zone = timezone.get_current_timezone_name()
-    key = f"incident-body:{incident.pk}:{content_stamp(incident.pk)}:{zone}"
+    key = f"incident-body:{incident.pk}:{published_stamp(incident)}:{zone}"
     body = cache.get(key)
     if body is None:
         body = render()

@@ -168,6 +168,37 @@ def test_mail_goes_to_email_url_or_email_host_or_else_to_a_folder(env, expected,
     assert result.stdout.startswith(expected), result.stderr
 
 
+CACHE_PROBE = """
+import sys
+import django; django.setup()
+from django.core.cache import cache
+if sys.argv[1] == "write":
+    cache.set("shared-probe", "written by another process", 60)
+print(cache.get("shared-probe"))
+"""
+
+
+def cache_probe(action: str, tmp_path, **env) -> str:
+    env = {"HINDSIGHT_DATA_DIR": str(tmp_path), **env}
+    clean = {k: v for k, v in clean_env(**env).items() if k != "CACHE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", CACHE_PROBE, action],
+        cwd=PROJECT_DIR, env={**clean, **env}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_cache_url_gives_every_process_one_cache(tmp_path):
+    shared = {"CACHE_URL": f"filecache://{tmp_path / 'cache'}"}
+    cache_probe("write", tmp_path, **shared)
+
+    assert cache_probe("read", tmp_path, **shared) == "written by another process"
+    # Without it, each process has its own: the throttle counts and pages are per process.
+    cache_probe("write", tmp_path)
+    assert cache_probe("read", tmp_path) == "None"
+
+
 def test_a_digest_scan_interval_over_an_hour_is_refused():
     result = run_python("import django; django.setup()", DIGEST_SCAN_SECONDS="7200")
 
