@@ -95,6 +95,13 @@ def latest_snapshot() -> dict | None:
     return None if row is None else _joined(row.data, row.breakdowns)
 
 
+def refresh_version() -> tuple | None:
+    """Which refresh the stored analysis comes from (its snapshot's id and time), or None
+    before the first; one query on an index. The refresh stores the patterns and the
+    snapshot in one transaction, so a new version means new patterns."""
+    return StatsSnapshot.objects.order_by("-computed_at").values_list("pk", "computed_at").first()
+
+
 def dashboard_snapshot() -> StatsSnapshot | None:
     """The latest snapshot with its ``data`` only (the document without its breakdowns), or
     None before the first refresh; one query.

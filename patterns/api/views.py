@@ -5,6 +5,9 @@ Every response reads the tables the refresh job precomputes.
 
 from __future__ import annotations
 
+import hashlib
+
+from django.core.cache import cache
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -34,10 +37,13 @@ from patterns.insights import latest_members
 from patterns.mining import attribute_names
 from patterns.models import Pattern
 from patterns.related import cached_related_incidents
-from patterns.snapshot import empty_snapshot, latest_snapshot
+from patterns.snapshot import empty_snapshot, latest_snapshot, refresh_version
 from postmortems import permissions
 from postmortems.models import Incident
 from postmortems.pagination import SortKey
+
+# A day: a page of an older refresh is never asked for again and expires.
+LIST_SECONDS = 24 * 3600
 
 BY_SCORE = {
     "-score": SortKey(("score", "id"), descending=True),
@@ -98,6 +104,20 @@ class PatternViewSet(ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return PatternDetailSerializer if self.action == "retrieve" else PatternSerializer
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        # A page of patterns changes only when a refresh stores new ones: each page (its
+        # filters, cursor and links) is built once per refresh and then read from the cache.
+        version = refresh_version()
+        if version is None:
+            return super().list(request, *args, **kwargs)
+        asked = f"{version}|{request.build_absolute_uri()}"
+        key = "patterns:api-list:" + hashlib.sha256(asked.encode()).hexdigest()
+        data = cache.get(key)
+        if data is None:
+            data = super().list(request, *args, **kwargs).data
+            cache.set(key, data, LIST_SECONDS)
+        return Response(data)
 
     @extend_schema(
         summary="Recompute patterns, incident profiles and metrics now (admins)",

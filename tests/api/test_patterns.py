@@ -266,3 +266,21 @@ def test_a_listed_pattern_reads_as_its_serializer_s_fields_declare(
     assert direct == dict(serializers.ModelSerializer.to_representation(serializer, pattern))
     assert direct["html_url"] == f"http://testserver/patterns/{pattern.pk}/"
     assert len(listed) == 3 and all(p["html_url"].endswith(f"/{p['id']}/") for p in listed)
+
+
+def test_a_page_of_patterns_is_built_once_per_refresh(client_for, viewer, knowledge_base):
+    api = client_for(viewer)
+    api.get("/api/patterns/", {"min_support": 4})  # the token's first use is recorded once
+
+    with CaptureQueriesContext(connection) as first:
+        built = api.get("/api/patterns/").json()
+    with CaptureQueriesContext(connection) as second:
+        again = api.get("/api/patterns/").json()
+    assert again == built and len(second) < len(first)
+
+    # A new refresh finds a new pattern: the next page shows it at once.
+    for n in range(3):
+        labelled(30 + n, "ct:os-upgrade", "cat:monitoring-gap", vendor=f"newco{n}")
+    refresh_patterns()
+    keys = [p["key"] for p in api.get("/api/patterns/").json()["results"]]
+    assert "cat:monitoring-gap+ct:os-upgrade" in keys
