@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.http import require_POST
 
@@ -45,13 +47,44 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "stats": stats,
         "min_support": min_support,
         "min_support_choices": sorted({*MIN_SUPPORT_CHOICES, settings.PATTERN_MIN_SUPPORT}),
-        "patterns": insights.top_patterns(min_support),
-        "emerging": list(insights.emerging_patterns()) if min_support > 2 else [],
+        "pattern_lists": pattern_lists(snapshot, stats, min_support),
         "snapshot_sections": snapshot_sections(snapshot) if snapshot else "",
         "computed_at": datetime.fromisoformat(stats["computed_at"]) if stats else None,
         "user_is_admin": permissions.is_admin(request.user),
     }
     return render(request, "patterns/dashboard.html", context)
+
+
+def pattern_lists(snapshot: StatsSnapshot | None, stats: dict | None, min_support: int) -> str:
+    """The top and emerging patterns, drawn once per refresh, minimum support and time zone.
+
+    Patterns change only when a refresh stores new ones, with a new snapshot in the same
+    transaction. Not kept under DEBUG, so a template edit shows at once.
+    """
+
+    def draw() -> str:
+        context = {
+            "stats": stats,
+            "min_support": min_support,
+            "patterns": insights.top_patterns(min_support),
+            "emerging": list(insights.emerging_patterns()) if min_support > 2 else [],
+        }
+        return render_to_string("patterns/_pattern_lists.html", context)
+
+    if snapshot is None or settings.DEBUG:
+        return mark_safe(draw())
+    version = f"{snapshot.pk}:{snapshot.computed_at.isoformat()}"
+    zone = timezone.get_current_timezone_name()
+    key = f"patterns:dashboard-lists:{version}:{min_support}:{zone}:{get_language()}"
+    html = cache.get(key)
+    if html is None:
+        html = draw()
+        cache.set(key, html, LISTS_SECONDS)
+    return mark_safe(html)
+
+
+# A day: the lists of an older refresh are never asked for again and expire.
+LISTS_SECONDS = 24 * 3600
 
 
 def snapshot_sections(snapshot: StatsSnapshot) -> str:

@@ -115,6 +115,31 @@ def test_the_dashboard_draws_each_snapshot_once_and_shows_the_latest(client, vie
     assert "<td>4 / 0</td>" in after and "<td>3 / 0</td>" not in after
 
 
+def test_the_dashboard_lists_patterns_once_per_refresh_and_minimum(client, viewer, monkeypatch):
+    from patterns import insights
+
+    listed = []
+    top = insights.top_patterns
+    monkeypatch.setattr(insights, "top_patterns", lambda m: listed.append(m) or top(m))
+    for n in range(3):
+        make_member(n)
+    refresh_patterns()
+    client.force_login(viewer)
+
+    first = get(client, "patterns:dashboard").content.decode()
+    get(client, "patterns:dashboard")
+    get(client, "patterns:dashboard", min_support=2)
+    assert listed == [3, 2]  # once per minimum support
+    assert "3 incidents across 3 vendors" in first
+
+    make_member(3)
+    refresh_patterns()
+    after = get(client, "patterns:dashboard").content.decode()
+
+    assert listed == [3, 2, 3]
+    assert "4 incidents across 4 vendors" in after and "3 incidents across" not in after
+
+
 def test_dashboard_before_the_first_refresh_says_so(client, viewer):
     client.force_login(viewer)
 
