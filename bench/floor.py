@@ -313,7 +313,7 @@ def html_search(params: dict) -> dict:
 
 
 def patterns(params: dict) -> dict:
-    sql = """SELECT id, key, title, attributes, support, lift, score, vendor_count, vendors,
+    sql = """SELECT id, key, title, attributes, support, lift, score, vendor_count, top_vendors,
                     first_seen, last_seen, quarter_counts, detected_at, computed_at
              FROM patterns_pattern WHERE support >= 3 ORDER BY score DESC, id DESC LIMIT 50"""
     return {"results": connection().execute(sql).fetchall()}
