@@ -19,7 +19,6 @@ from digests.models import DigestSubscription
 from digests.tokens import CONFIRM_MAX_AGE
 
 BLANK_LINES = re.compile(r"\n{3,}")
-TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 # Automatic mail: out-of-office replies and other auto-responders should stay quiet
 # (RFC 3834; the second header is what Exchange and Outlook read).
 AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
@@ -37,8 +36,14 @@ def render_email(name: str, context: dict) -> RenderedEmail:
     subject = " ".join(render_to_string(f"emails/{name}/subject.txt", context).split())
     text = render_to_string(f"emails/{name}/body.txt", context)
     # Template tags leave blank lines and indentation behind; plain text shows them all.
-    text = BLANK_LINES.sub("\n\n", TRAILING_SPACE.sub("", text)).strip() + "\n"
+    text = BLANK_LINES.sub("\n\n", without_trailing_space(text)).strip() + "\n"
     return RenderedEmail(subject, text, render_to_string(f"emails/{name}/body.html", context))
+
+
+def without_trailing_space(text: str) -> str:
+    # Line by line rather than one regular expression: a digest's lines of vendors hold
+    # thousands of spaces, at each of which a pattern anchored at the line's end backtracks.
+    return "\n".join(line.rstrip(" \t") for line in text.split("\n"))
 
 
 def absolute(path: str) -> str:

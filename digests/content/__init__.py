@@ -1,12 +1,15 @@
 """What one subscriber's weekly digest says, as small dataclasses (no HTML here).
 
 A digest covers its period and, for "the week in numbers", the twelve weeks before it.
-The published incidents and completed action items of those thirteen weeks are read
-once per sending run (a ``WeekIndex`` in the ``DigestCache``) and every subscriber's
-filters are answered from it with set operations; what depends only on the filters and
-the period is kept too, so a subscriber whose filters someone already had costs only
-their own overdue action items. The queries per digest are a fixed number however many
-postmortems, patterns or items a week has.
+A sending run's periods differ (subscribers' zones, weekdays and hours), so the
+published incidents and completed action items of a span covering all their weeks are
+read once per run (an ``IncidentWindow`` in the ``DigestCache``) and sliced per period,
+and the patterns' new members since the earliest period began are read and matched to
+patterns once (``PatternGrowth``). Every subscriber's filters are answered from those
+with set operations; what depends only on the filters and the period is kept, and so is
+each postmortem's and item's entry, so a subscriber whose filters someone already had
+costs only reading their filters and their own overdue action items. The queries per
+digest are a fixed number however many postmortems, patterns, items or periods a run has.
 """
 
 from digests.content.builder import DigestCache, build_digest

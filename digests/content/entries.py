@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 
 from django.conf import settings
 from django.urls import reverse
@@ -186,6 +187,19 @@ class PeriodPattern:
     pattern: Pattern
     earlier_members: int
     new_members: int
+
+    @cached_property
+    def entry(self) -> PatternEntry:
+        """The pattern as listed: made once per period, for every reader it is listed to."""
+        return PatternEntry(
+            title=self.pattern.title,
+            url=absolute(reverse("patterns:pattern-detail", args=[self.pattern.pk])),
+            support=self.pattern.support,
+            new_members=self.new_members,
+            # Shared, not copied: digests are read, never changed, and a pattern may name
+            # thousands of vendors.
+            vendors=self.pattern.vendors,
+        )
 
 
 def absolute(path: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from collections import Counter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -30,23 +29,21 @@ from digests.content.filters import DigestFilters
 from digests.models import DigestSubscription
 from digests.schedule import DigestPeriod
 from patterns.charts import format_duration
-from patterns.models import IncidentProfile, Pattern, combination_keys
-from postmortems.choices import ActionItemStatus, FactorRole, ReviewStatus
+from postmortems.choices import ActionItemStatus, FactorRole
 from postmortems.models import ActionItem, Factor, Incident, IncidentVendor
 from postmortems.rendering import render_markdown
 
 # --- New postmortems ---------------------------------------------------------------------------
 
 
-def postmortem_entries(ids: list[int]) -> list[PostmortemEntry]:
-    """The chosen postmortems with their vendors and root causes (three queries)."""
+def postmortem_entries(ids: list[int]) -> dict[int, PostmortemEntry]:
+    """The postmortems with their vendors and root causes, by id (three queries)."""
     root_causes = Factor.objects.filter(role=FactorRole.ROOT_CAUSE).select_related("category")
     incidents = Incident.objects.prefetch_related(
         Prefetch("incident_vendors", IncidentVendor.objects.select_related("vendor")),
         Prefetch("factors", root_causes.order_by("position", "id"), to_attr="root_causes"),
     ).in_bulk(ids)
-    # One may have been unpublished or deleted since the week was read.
-    return [postmortem_entry(incidents[pk]) for pk in ids if pk in incidents]
+    return {pk: postmortem_entry(incident) for pk, incident in incidents.items()}
 
 
 def postmortem_entry(incident: Incident) -> PostmortemEntry:
@@ -103,9 +100,10 @@ def action_item_entry(item: ActionItem) -> ActionItemEntry:
     )
 
 
-def completed_entries(ids: list[int]) -> list[ActionItemEntry]:
+def completed_entries(ids: list[int]) -> dict[int, ActionItemEntry]:
+    """The completed action items with their postmortems and owners, by id (one query)."""
     items = ActionItem.objects.select_related("incident", "owner").in_bulk(ids)
-    return [action_item_entry(items[pk]) for pk in ids if pk in items]
+    return {pk: action_item_entry(item) for pk, item in items.items()}
 
 
 def overdue_items(subscription: DigestSubscription, period: DigestPeriod) -> list[ActionItemEntry]:
@@ -131,73 +129,33 @@ def overdue_items(subscription: DigestSubscription, period: DigestPeriod) -> lis
 # --- Patterns and rising categories --------------------------------------------------------------
 
 
-def changed_patterns(period: DigestPeriod) -> list[PeriodPattern]:
-    """Recurring patterns that gained members in the period, with their counts (two queries).
-
-    Computed once per period for every filter: patterns are few next to incidents, and
-    the vendor and category filters are applied to this list in memory.
-    """
-    # A pattern gains a member when an incident whose attributes contain the pattern's is
-    # published. The incidents published since the period began are read as the last
-    # refresh saw them, the view the patterns' supports count: the support before the
-    # period is the support minus all of them, this period's new members those before its end.
-    published = IncidentProfile.objects.filter(
-        incident__status=ReviewStatus.PUBLISHED, incident__published_at__gte=period.start
-    ).values_list("attributes", "incident__published_at")
-    new, since_start = Counter(), Counter()
-    for attributes, published_at in published:
-        keys = combination_keys(attributes)
-        since_start.update(keys)
-        if published_at < period.end:
-            new.update(keys)
-    if not new:
-        return []
-    rows = (
-        Pattern.objects.recurring()
-        .filter(key__in=list(new))
-        .defer("latest_members", "latest_prior_actions", "quarter_completed_actions")
-        .order_by("-score", "key")
-    )
-    return [PeriodPattern(row, row.support - since_start[row.key], new[row.key]) for row in rows]
-
-
 def matching_patterns(
-    rows: list[PeriodPattern], filters: DigestFilters
+    rows: list[PeriodPattern], filters: DigestFilters, with_vendors: set[int] | None
 ) -> tuple[list[PatternEntry], list[PatternEntry], int]:
-    """New and grown patterns that pass the filters, and how many more beyond the caps."""
+    """New and grown patterns that pass the filters, and how many more beyond the caps.
+
+    ``with_vendors`` holds the ids of the patterns that name any of the filter's vendors
+    (a pattern names its vendors by slug), None when there is no vendor filter.
+    """
     minimum = settings.PATTERN_MIN_SUPPORT
+    categories = frozenset(f"cat:{slug}" for slug in filters.category_slugs)
     new, grown = [], []
     for row in rows:
-        if not pattern_matches(row.pattern, filters):
-            continue
         # Counted from publication times, so a late digest still says what changed then.
         if row.earlier_members + row.new_members < minimum:
             continue  # it became recurring only after the period
+        if with_vendors is not None and row.pattern.pk not in with_vendors:
+            continue
+        if categories and categories.isdisjoint(row.pattern.attributes):
+            continue
         (new if row.earlier_members < minimum else grown).append(row)
     grown.sort(key=lambda row: -row.new_members)  # stable: ties keep the score order
     more = max(len(new) - MAX_PATTERNS, 0) + max(len(grown) - MAX_PATTERNS, 0)
     return pattern_entries(new), pattern_entries(grown), more
 
 
-def pattern_matches(pattern: Pattern, filters: DigestFilters) -> bool:
-    # A pattern names its vendors by slug.
-    if filters.vendor_slugs and set(filters.vendor_slugs).isdisjoint(pattern.vendors):
-        return False
-    wanted = {f"cat:{slug}" for slug in filters.category_slugs}
-    return not wanted or not wanted.isdisjoint(pattern.attributes)
-
-
 def pattern_entries(rows: list[PeriodPattern]) -> list[PatternEntry]:
-    return [
-        PatternEntry(
-            title=row.pattern.title,
-            url=absolute(reverse("patterns:pattern-detail", args=[row.pattern.pk])),
-            support=row.pattern.support,
-            new_members=row.new_members,
-            vendors=list(row.pattern.vendors),
-        )
-        for row in rows[:MAX_PATTERNS]
-    ]
+    return [row.entry for row in rows[:MAX_PATTERNS]]
 
 
 def rising_categories(rows: list[dict], filters: DigestFilters) -> list[RisingEntry]:

@@ -9,8 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from digests.content import DigestCache, NumberUnit, WeekNumber, build_digest
+from digests.content.entries import SEVERITY_ORDER
+from digests.emails import render_digest
 from digests.models import DigestSubscription
-from digests.schedule import period_ending
+from digests.schedule import DigestPeriod, due_moment_in_week, period_ending
 from patterns.models import IncidentProfile, Pattern, StatsSnapshot
 from postmortems.choices import ActionItemStatus, FactorRole, ReviewStatus, Severity
 from postmortems.models import FailureCategory, IncidentVendor
@@ -740,8 +742,8 @@ def test_subscribers_with_other_filters_read_the_weeks_only_once(min_support):
     major = DigestSubscriptionFactory(min_severity=Severity.MAJOR)
 
     queries_for(fresh(everything), cache)
-    # The filters (two queries), then its own postmortems (three) and completed items.
-    assert queries_for(fresh(major), cache) == 6
+    # The filters (two queries): its postmortems and completed items were read already.
+    assert queries_for(fresh(major), cache) == 2
 
 
 def test_subscribers_with_other_filters_do_not_share_results(subscription):
@@ -772,3 +774,131 @@ def test_subscribers_sharing_hours_but_not_dates_keep_their_own_week():
     assert first.subject == "Nothing new — week of 16 Nov"
     assert second.subject == "Nothing new — week of 15 Nov"
     assert second.period.time_zone == "Pacific/Honolulu"
+
+
+# --- One cache for a sending run ----------------------------------------------------------------
+
+ZONES = ["UTC", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "Pacific/Honolulu"]
+
+
+def due(time_zone: str, week: int = 48, weekday: int = 0, hour: int = 9):
+    """The period of a digest due in the given ISO week of 2026, at a local weekday and hour."""
+    moment = due_moment_in_week(2026, week, weekday=weekday, hour=hour, time_zone=time_zone)
+    return period_ending(moment, time_zone)
+
+
+@pytest.fixture
+def filter_sets():
+    """Subscribers with no filters, a vendor, a category or a minimum severity."""
+    azure = VendorFactory(name="Azure", slug="azure")
+    return [
+        {},
+        {"vendors": [azure]},
+        {"categories": [category("config-error")]},
+        {"min_severity": Severity.MAJOR},
+    ]
+
+
+def subscribed(filters: dict) -> DigestSubscription:
+    subscription = DigestSubscriptionFactory(min_severity=filters.get("min_severity", ""))
+    subscription.vendors.set(filters.get("vendors", []))
+    subscription.categories.set(filters.get("categories", []))
+    return subscription
+
+
+@pytest.fixture
+def spread_weeks(filter_sets, min_support):
+    """Postmortems, items and pattern members every 29 hours, from sixteen weeks before the
+    period to four after it: each zone's periods split them differently."""
+    azure = filter_sets[1]["vendors"][0]
+    severities = itertools.cycle(SEVERITY_ORDER)
+    for n, hours in enumerate(range(-16 * 7 * 24, 4 * 7 * 24, 29)):
+        moment = PERIOD.start + timedelta(hours=hours)
+        start = moment - timedelta(hours=n % 5)
+        end = None if n % 7 == 0 else start + timedelta(minutes=(37 * n) % 600)
+        incident = IncidentFactory(
+            published_at=moment, started_at=start, resolved_at=end, severity=next(severities)
+        )
+        if n % 3 == 0:
+            with_vendor(incident, azure)
+        slug = "config-error" if n % 2 else "software-bug"
+        FactorFactory(incident=incident, category=category(slug), description=f"Cause {n}.")
+        if n % 4 == 0:
+            done(incident, moment + timedelta(hours=7), title=f"Item {n}")
+    hours = (-400, -200, -30, -5, 3, 20, 100, 160, 170)
+    pattern("Spread", [PERIOD.start + timedelta(hours=h) for h in hours], vendors=["azure"])
+    pattern("Edges", [PERIOD.start + timedelta(hours=h) for h in (-6, 2, 165, 175)])
+    StatsSnapshot.objects.create(
+        computed_at=PERIOD.end,
+        data={"rising": [rising_row("category", "config-error", "Configuration error")]},
+    )
+
+
+def test_a_shared_cache_builds_the_digests_each_reader_would_get_alone(filter_sets, spread_weeks):
+    runs = [
+        (subscribed(filters), due(zone, weekday=weekday, hour=hour))
+        for zone in ZONES
+        for weekday, hour in [(0, 9), (3, 7)]
+        for filters in filter_sets
+    ]
+    # A late retry of an older week and a preview of a later one widen the run's window.
+    runs.insert(5, (subscribed(filter_sets[1]), due("Europe/London", week=44)))
+    runs.append((subscribed(filter_sets[0]), due("Asia/Tokyo", week=50, weekday=4, hour=18)))
+    cache = DigestCache()
+
+    together = [build_digest(fresh(s), period, cache=cache) for s, period in runs]
+    alone = [build_digest(fresh(s), period) for s, period in runs]
+
+    assert together == alone
+    # The zones' periods do see different weeks, and every section has something in it.
+    assert len({(tuple(titles(d.postmortems)), tuple(d.numbers)) for d in together}) > len(ZONES)
+    assert all(d.postmortems for d in together)
+    for section in ("completed_items", "rising", "new_patterns", "grown_patterns"):
+        assert any(getattr(d, section) for d in together), section
+
+
+def test_vendor_slugs_that_need_escaping_are_still_escaped_in_html(subscription, min_support):
+    pattern("Odd vendors", [during(0)] * 3, vendors=["azure", "r&d"])
+
+    email = render_digest(digest_for(subscription), unsubscribe_url=SITE, preferences_url="")
+
+    assert "azure, r&amp;d" in email.html
+    assert "azure, r&d" in email.text
+
+
+def in_every_period(minutes: int) -> datetime:
+    """A moment every test zone's period of week 48 contains, whatever its day and hour."""
+    return datetime(2026, 11, 18, 9, tzinfo=UTC) + timedelta(minutes=minutes)
+
+
+def run_queries(runs: list[tuple[DigestSubscription, DigestPeriod]]) -> int:
+    """Queries of a run beyond each reader's own filters (two queries each)."""
+    runs = [(fresh(subscription), period) for subscription, period in runs]
+    cache = DigestCache()
+    with CaptureQueriesContext(connection) as queries:
+        for subscription, period in runs:
+            build_digest(subscription, period, cache=cache)
+    return len(queries) - 2 * len(runs)
+
+
+def test_a_run_reads_the_week_once_however_many_zones_and_filters(filter_sets, min_support):
+    azure = filter_sets[1]["vendors"][0]
+    for n in range(4):
+        incident = with_vendor(IncidentFactory(published_at=in_every_period(n)), azure)
+        FactorFactory(incident=incident, category=category("config-error"))
+        done(incident, in_every_period(n + 10))
+    pattern("Everywhere", [in_every_period(20)] * 3, vendors=["azure"])
+    StatsSnapshot.objects.create(computed_at=PERIOD.end, data={"rising": []})
+    readers = [subscribed(filters) for filters in filter_sets for _ in range(2)]
+    periods = [
+        due(zone, weekday=day, hour=hour) for zone in ZONES for day, hour in [(0, 9), (3, 9)]
+    ]
+
+    few = run_queries([(reader, PERIOD) for reader in readers])
+    many = run_queries([(reader, period) for reader in readers for period in periods])
+
+    # Once per run: the weeks' incidents and completed items, the vendor and the category
+    # links (once some reader filters by them), the new postmortems with their vendors and
+    # root causes, the completed items, the new members' attributes, the patterns, and the
+    # statistics snapshot.
+    assert few == many == 11
