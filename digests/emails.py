@@ -41,8 +41,8 @@ def render_email(name: str, context: dict) -> RenderedEmail:
 
 
 def without_trailing_space(text: str) -> str:
-    # Line by line rather than one regular expression: a digest's lines of vendors hold
-    # thousands of spaces, at each of which a pattern anchored at the line's end backtracks.
+    # Line by line rather than one regular expression anchored at each line's end, which
+    # backtracks at every space of a long line.
     return "\n".join(line.rstrip(" \t") for line in text.split("\n"))
 
 

@@ -46,7 +46,8 @@ class PatternEntry:
     url: str
     support: int
     new_members: int
-    vendors: list[str]
+    vendors: list[str]  # its biggest, as on the dashboard: some patterns span thousands
+    more_vendors: int  # the others, counted
 
 
 @dataclass(frozen=True)
@@ -196,9 +197,8 @@ class PeriodPattern:
             url=absolute(reverse("patterns:pattern-detail", args=[self.pattern.pk])),
             support=self.pattern.support,
             new_members=self.new_members,
-            # Shared, not copied: digests are read, never changed, and a pattern may name
-            # thousands of vendors.
-            vendors=self.pattern.vendors,
+            vendors=self.pattern.top_vendors,
+            more_vendors=max(0, self.pattern.vendor_count - len(self.pattern.top_vendors)),
         )
 
 

@@ -274,6 +274,7 @@ def pattern(title: str, published_at: list[datetime], **kwargs) -> Pattern:
         support=len(published_at),
         lift=2.0,
         vendor_count=len(kwargs.get("vendors", [])),
+        top_vendors=kwargs.get("vendors", [])[:5],
         score=kwargs.pop("score", 1.0),
         computed_at=max(published_at),
         **kwargs,
@@ -855,6 +856,18 @@ def test_a_shared_cache_builds_the_digests_each_reader_would_get_alone(filter_se
     assert all(d.postmortems for d in together)
     for section in ("completed_items", "rising", "new_patterns", "grown_patterns"):
         assert any(getattr(d, section) for d in together), section
+
+
+def test_a_pattern_names_its_biggest_vendors_and_counts_the_others(subscription, min_support):
+    # Some patterns span thousands of vendors: the email names five, as the dashboard does.
+    vendors = [f"vendor-{n}" for n in range(1800)]
+    pattern("Everywhere at once", [during(0)] * 3, vendors=vendors)
+
+    email = render_digest(digest_for(subscription), unsubscribe_url=SITE, preferences_url="")
+
+    named = "vendor-0, vendor-1, vendor-2, vendor-3, vendor-4 and 1795 more vendors"
+    assert named in email.text and named in email.html
+    assert "vendor-5," not in email.text and len(email.text) < 20_000
 
 
 def test_vendor_slugs_that_need_escaping_are_still_escaped_in_html(subscription, min_support):

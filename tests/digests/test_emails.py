@@ -86,10 +86,10 @@ def full_digest(subscription: DigestSubscription | None = None, **kwargs) -> Dig
         "more_postmortems": 3,
         "more_url": f"{SITE}/?vendor=azure",
         "new_patterns": [
-            PatternEntry("Config change + rollout not staged", f"{SITE}/patterns/7/", 3, 1, [])
+            PatternEntry("Config change + rollout not staged", f"{SITE}/patterns/7/", 3, 1, [], 0)
         ],
         "grown_patterns": [
-            PatternEntry("OS upgrade + software bug", f"{SITE}/patterns/9/", 6, 2, ["Azure"])
+            PatternEntry("OS upgrade + software bug", f"{SITE}/patterns/9/", 6, 2, ["Azure"], 0)
         ],
         "rising": [RisingEntry("Certificate expiry", f"{SITE}/categories/cert/", 6, 1.5, 30)],
         "overdue_items": [item("Alert on certificate age")],
