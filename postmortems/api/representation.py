@@ -45,8 +45,9 @@ def _of_incident(model, *ordering: str, **fields) -> ArraySubquery:
 
 
 def _names(through, column: str) -> ArraySubquery:
-    """A many-to-many relation's names, in the order they were added."""
-    rows = through.objects.filter(incident=OuterRef("pk")).order_by("id")
+    """A many-to-many relation's names, alphabetically (people added together have no
+    order of their own)."""
+    rows = through.objects.filter(incident=OuterRef("pk")).order_by(column)
     return ArraySubquery(rows.values(column))
 
 
