@@ -59,3 +59,4 @@ class ItemError:
 class ImportBatch:
     incidents: list[ImportedIncident] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    skipped: int = 0  # items only counted, not parsed (see ``parsers.common.count_items``)

@@ -192,8 +192,18 @@ def parse_payload(fmt: str, data: bytes) -> ImportBatch:
     return FORMATS[fmt](data)
 
 
-def runs_in_background(data: bytes, batch: ImportBatch) -> bool:
-    return len(data) > SYNC_MAX_BYTES or len(batch.incidents) > SYNC_MAX_INCIDENTS
+def count_payload(fmt: str, data: bytes) -> int:
+    """How many incidents ``data`` holds; raises PayloadError when it is unreadable as a
+    whole, as ``parse_payload`` would. Cheaper than parsing: a queued payload is parsed by
+    the job, so the request only checks and counts it."""
+    from imports.parsers import FORMATS
+    from imports.parsers.common import count_items
+
+    return count_items(FORMATS[fmt], data)
+
+
+def runs_in_background(data: bytes, count: int) -> bool:
+    return len(data) > SYNC_MAX_BYTES or count > SYNC_MAX_INCIDENTS
 
 
 def queue_import(*, vendor: Vendor, fmt: str, data: bytes, total: int, user=None):

@@ -76,14 +76,14 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         given.is_valid(raise_exception=True)
         fmt, data = given.validated_data["format"], given.validated_data["payload"]
         try:
-            batch = services.parse_payload(fmt, data)
+            count = services.count_payload(fmt, data)
         except PayloadError as exc:
             raise ValidationError({"payload": [str(exc)]}) from exc
         vendor = self.vendor_for(given.validated_data)
-        if services.runs_in_background(data, batch):
+        if services.runs_in_background(data, count):
             with transaction.atomic():
                 job = services.queue_import(
-                    vendor=vendor, fmt=fmt, data=data, total=len(batch.incidents), user=request.user
+                    vendor=vendor, fmt=fmt, data=data, total=count, user=request.user
                 )
             body = ImportJobSerializer(job, context={"request": request}).data
             return Response(
@@ -92,6 +92,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                 # str(): the URL field is a Hyperlink; WSGI servers accept only plain str.
                 headers={"Location": str(body["url"])},
             )
+        batch = services.parse_payload(fmt, data)  # checked above: it reads as a whole
         report = services.import_batch(vendor=vendor, fmt=fmt, batch=batch, user=request.user)
         return Response({"status": "succeeded", "report": report.as_dict()})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 
@@ -98,6 +99,9 @@ def collect(
     label: str = "incident",
 ) -> None:
     """Parse each item into ``batch``; a broken one becomes an ItemError, the rest go on."""
+    if _counting.get():
+        batch.skipped += sum(1 for _ in items)
+        return
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             message = f"{label} #{position} is {json_type(item)}, not an object"
@@ -110,6 +114,23 @@ def collect(
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             external_id = first_id(item, id_keys) or "?"
             batch.errors.append(ItemError(external_id, item_message(exc, label)))
+
+
+# Set while a payload is only counted: ``collect`` then counts the items it is given
+# instead of parsing them, and everything else a parser checks of the document still runs.
+_counting: ContextVar[bool] = ContextVar("counting_items", default=False)
+
+
+def count_items(parse: Callable[[bytes], ImportBatch], data: bytes) -> int:
+    """The incidents ``parse`` would read from ``data``, after the checks that refuse the
+    payload as a whole (which raise PayloadError as they do when parsing); the items
+    themselves are not parsed. A parser that does not ``collect`` parses them all."""
+    token = _counting.set(True)
+    try:
+        batch = parse(data)
+    finally:
+        _counting.reset(token)
+    return batch.skipped + len(batch.incidents) + len(batch.errors)
 
 
 def item_message(exc: Exception, label: str) -> str:

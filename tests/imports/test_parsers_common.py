@@ -1,18 +1,22 @@
 """Shared parsing helpers: timestamps, ids, body formats, ends of closed incidents."""
 
 from datetime import UTC, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from imports.parsers import FORMATS
 from imports.parsers.common import (
     ItemProblem,
     body_format,
+    count_items,
     derived_update_ids,
     impact_from_words,
     parse_time,
     real_end,
     text_id,
 )
+from imports.records import PayloadError
 from tests.imports.status_page_fixtures import utc
 
 pytestmark = []  # pure functions: no database
@@ -141,3 +145,60 @@ def test_closing_update_at_the_start_is_no_end():
 )
 def test_impact_is_inferred_from_title_words(title, impact):
     assert impact_from_words(title) == impact
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "status_pages"
+EVERY_FORMAT = [
+    ("statuspage", "statuspage_incidents.json"),
+    ("statuspage", "statuspage_incidents_partly_broken.json"),
+    ("statuspage", "statuspage_maintenances.json"),
+    ("statuspage-webhook", "statuspage_webhook.json"),
+    ("statuspage-webhook", "statuspage_webhook_component.json"),
+    ("google-cloud", "google_cloud_incidents.json"),
+    ("statusio", "statusio.json"),
+    ("cachet", "cachet.json"),
+    ("rss", "aws_rss.xml"),
+    ("atom", "atom.xml"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "name"), EVERY_FORMAT)
+def test_counting_a_payload_finds_every_item_parsing_reads(fmt, name):
+    # A queued import is counted in the request and parsed by the job: the two agree.
+    data = (FIXTURES / name).read_bytes()
+    batch = FORMATS[fmt](data)
+
+    assert count_items(FORMATS[fmt], data) == len(batch.incidents) + len(batch.errors)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("statuspage", b'{"incidents": 5}'),
+        ("statuspage", b"[1, 2]"),
+        ("google-cloud", b'{"incidents": []}'),
+        ("cachet", b'{"data": "none"}'),
+        ("statusio", b'{"result": []}'),
+        ("statuspage-webhook", b'{"page": {}}'),
+        ("statuspage", b"{not json"),
+    ],
+)
+def test_counting_refuses_what_parsing_refuses_with_the_same_message(fmt, data):
+    with pytest.raises(PayloadError) as parsing:
+        FORMATS[fmt](data)
+    with pytest.raises(PayloadError) as counting:
+        count_items(FORMATS[fmt], data)
+
+    assert str(counting.value) == str(parsing.value)
+
+
+def test_counting_parses_no_item(monkeypatch):
+    from imports.parsers import statuspage
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an item was parsed")
+
+    monkeypatch.setattr(statuspage, "parse_incident", refuse)
+    data = (FIXTURES / "statuspage_incidents.json").read_bytes()
+
+    assert count_items(FORMATS["statuspage"], data) > 0
