@@ -250,7 +250,7 @@ def run_import_job(job_id: str) -> ImportReport | None:
         raise
     ImportJob.objects.filter(id=job.id).update(
         status=JobStatus.SUCCEEDED,
-        processed=len(batch.incidents),
+        processed=len(batch.incidents) + len(batch.errors),  # every item: read or refused
         report=report.as_dict(),
         payload=None,
         finished_at=timezone.now(),

@@ -91,6 +91,31 @@ def test_a_large_payload_becomes_a_job_with_a_url(
     assert list(Incident.objects.get().authors.all()) == [job.created_by]
 
 
+def test_a_queued_payload_counts_every_item_and_reports_the_broken_ones(api, monkeypatch):
+    monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+    fixtures = Path(__file__).parent.parent / "fixtures/status_pages"
+    payload = json.loads((fixtures / "statuspage_incidents_partly_broken.json").read_text())
+
+    response = push(api, payload=payload)
+    services.run_import_job(response.json()["id"])
+    body = api.get(response["Location"]).json()
+
+    report = body["report"]
+    assert body["status"] == "succeeded" and report["failed"] >= 1 and report["created"] >= 1
+    # Every item is counted when queued, and every one is processed: read or refused.
+    assert body["total"] == body["processed"] == report["created"] + report["failed"]
+
+
+def test_a_payload_refused_as_a_whole_is_a_400_even_when_it_would_be_queued(api, monkeypatch):
+    monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+
+    response = push(api, payload={"incidents": "none"})
+
+    assert response.status_code == 400
+    assert "'incidents' is a string, not an array" in json.dumps(response.json())
+    assert not ImportJob.objects.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.celery_worker
 def test_a_real_worker_runs_a_queued_import(reference_data, start_worker, monkeypatch):
