@@ -4,15 +4,17 @@ from datetime import timedelta
 from rest_framework import serializers
 
 from imports.models import ImportFormat, ImportJob, StatusSource, WebhookEndpoint
+from imports.parsers.common import DecodedJSON
 from postmortems.models import Vendor
 
 
 def payload_bytes(payload) -> bytes:
-    # Feeds arrive as an XML string; JSON formats as the parsed document,
-    # re-encoded exactly (Python's json keeps integers beyond 2^53 intact).
+    # Feeds arrive as an XML string; JSON formats as the parsed document, re-encoded
+    # exactly (Python's json keeps integers beyond 2^53 intact) and kept with it, so
+    # the parsers read the document the request already decoded.
     if isinstance(payload, str):
         return payload.encode("utf-8")
-    return json.dumps(payload).encode("utf-8")
+    return DecodedJSON(json.dumps(payload).encode("utf-8"), payload)
 
 
 class PayloadField(serializers.JSONField):

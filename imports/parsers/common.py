@@ -43,8 +43,22 @@ class ItemProblem(ValueError):
 # --- Payload loading -------------------------------------------------------------
 
 
+class DecodedJSON(bytes):
+    """JSON text that arrives with its document already decoded: a payload pushed to the
+    API, which the request decoded once. Parsing it again would decode a megabyte twice."""
+
+    document: object
+
+    def __new__(cls, data: bytes, document: object) -> DecodedJSON:
+        text = super().__new__(cls, data)
+        text.document = document
+        return text
+
+
 def load_json(data: bytes, label: str) -> object:
     """The decoded JSON document; PayloadError when the bytes are not JSON at all."""
+    if isinstance(data, DecodedJSON):
+        return data.document
     if not data.strip():
         raise PayloadError(f"empty payload: expected {label} JSON")
     try:

@@ -1,5 +1,6 @@
 """Shared parsing helpers: timestamps, ids, body formats, ends of closed incidents."""
 
+import json
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 
 from imports.parsers import FORMATS
 from imports.parsers.common import (
+    DecodedJSON,
     ItemProblem,
     body_format,
     count_items,
@@ -202,3 +204,19 @@ def test_counting_parses_no_item(monkeypatch):
     data = (FIXTURES / "statuspage_incidents.json").read_bytes()
 
     assert count_items(FORMATS["statuspage"], data) > 0
+
+
+def test_a_payload_the_request_decoded_is_parsed_without_decoding_it_again(monkeypatch):
+    from imports.parsers import common
+
+    data = (FIXTURES / "statuspage_incidents.json").read_bytes()
+    expected = FORMATS["statuspage"](data)
+    decoded = DecodedJSON(data, json.loads(data))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoded twice")
+
+    monkeypatch.setattr(common.json, "loads", refuse)
+
+    assert FORMATS["statuspage"](decoded) == expected
+    assert bytes(decoded) == data  # what is stored for the job
