@@ -53,15 +53,18 @@ def copy_rows(
     rest = [f for f in fields if f.attname not in names and not f.primary_key]
     by_name = {f.attname: f for f in fields}
     columns = [by_name[name].column for name in names] + [f.column for f in rest]
-    tail = tuple(default(f, now) for f in rest)
+    # COPY carries values as text, and psycopg spells out a datetime for every row it is
+    # in: ``now`` (twice in most rows, again in history entries) is spelled out once here.
+    stamp = now.isoformat()
+    tail = tuple(default(f, stamp) for f in rest)
     rows = [row + tail for row in rows] if history else (row + tail for row in rows)
     copy(model._meta.db_table, columns, rows)
     if history:
-        copy_history(model, columns, rows, when=now)
+        copy_history(model, columns, rows, when=stamp)
 
 
 def copy_history(
-    model: type[models.Model], columns: list[str], rows: list[tuple], *, when: datetime
+    model: type[models.Model], columns: list[str], rows: list[tuple], *, when: str
 ) -> None:
     """The created ("+") history entries of rows just copied, with no user."""
     history = model.history.model
@@ -113,7 +116,7 @@ def iso(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def default(field: models.Field, now: datetime) -> object:
+def default(field: models.Field, now: str) -> object:
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return now
     value = field.get_default()

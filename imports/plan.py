@@ -138,23 +138,27 @@ def keep_moments_in_order(events: list[NewEvent]) -> None:
     "investigating", back-dated display times); such an update is still
     shown, as a status update, rather than rejecting the whole incident.
     """
-
-    def moment(kind, pick):
-        times = [e.occurred_at for e in events if e.kind == kind]
-        return pick(times) if times else None
-
-    def demote(kind):
-        for e in events:
-            if e.kind == kind:
-                e.kind = EventKind.STATUS_UPDATE
-
-    detected, mitigated = moment(EventKind.DETECTION, min), moment(EventKind.MITIGATION, min)
+    detected = mitigated = resolved = None
+    for event in events:  # one pass: this runs for every incident of every payload
+        kind, at = event.kind, event.occurred_at
+        if kind == EventKind.DETECTION:
+            detected = at if detected is None else min(detected, at)
+        elif kind == EventKind.MITIGATION:
+            mitigated = at if mitigated is None else min(mitigated, at)
+        elif kind == EventKind.RESOLUTION:
+            resolved = at if resolved is None else max(resolved, at)
     if detected and mitigated and mitigated < detected:
-        demote(EventKind.DETECTION)
-    resolved = moment(EventKind.RESOLUTION, max)
-    earliest = [t for t in (moment(EventKind.DETECTION, min), mitigated) if t]
+        demote(events, EventKind.DETECTION)
+        detected = None
+    earliest = [t for t in (detected, mitigated) if t]
     if resolved and earliest and resolved < max(earliest):
-        demote(EventKind.RESOLUTION)
+        demote(events, EventKind.RESOLUTION)
+
+
+def demote(events: list[NewEvent], kind: str) -> None:
+    for event in events:
+        if event.kind == kind:
+            event.kind = EventKind.STATUS_UPDATE
 
 
 # --- Moments, person's edits, fitness ------------------------------------------------

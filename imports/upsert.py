@@ -10,7 +10,6 @@ the chunk holds, the statements are the same.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
@@ -22,6 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from imports.bulk import copy_rows, reserve_ids, update_rows, write_history
+from imports.encoding import json_text
 from imports.plan import (
     EVENT_FIELDS,
     OWNED_FIELDS,
@@ -217,8 +217,8 @@ def create_incidents(
                 Origin.IMPORTED,
                 source,
                 desired.item.external_id,
-                json.dumps(desired.item.raw),
-                json.dumps(imported_values(state)),
+                json_text(desired.item.raw),
+                json_text(imported_values(state)),
                 status,
                 # Incident.save() stamps the publication time; COPY does not call it.
                 now if published else None,

@@ -1,8 +1,8 @@
-import json
 from datetime import timedelta
 
 from rest_framework import serializers
 
+from imports.encoding import json_bytes
 from imports.models import ImportFormat, ImportJob, StatusSource, WebhookEndpoint
 from imports.parsers.common import DecodedJSON
 from postmortems.models import Vendor
@@ -10,11 +10,11 @@ from postmortems.models import Vendor
 
 def payload_bytes(payload) -> bytes:
     # Feeds arrive as an XML string; JSON formats as the parsed document, re-encoded
-    # exactly (Python's json keeps integers beyond 2^53 intact) and kept with it, so
+    # exactly (integers beyond 2^53 stay intact: imports/encoding.py) and kept with it, so
     # the parsers read the document the request already decoded.
     if isinstance(payload, str):
         return payload.encode("utf-8")
-    return DecodedJSON(json.dumps(payload).encode("utf-8"), payload)
+    return DecodedJSON(json_bytes(payload), payload)
 
 
 class PayloadField(serializers.JSONField):
