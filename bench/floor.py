@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import combinations
 from urllib.parse import parse_qs
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
 
@@ -398,6 +399,7 @@ def application(environ: dict, start_response):
 # commit it waits for): each incident with its raw payload and history entry, its vendor link
 # and service links, each update as a timeline event with its history entry. Ids come from
 # the tables' sequences; values are taken from the payload as they are, with no decisions.
+# It reads and writes JSON with the libraries Hindsight uses, and COPYs the same way.
 
 IMPORT_SEVERITY = {"critical": "critical", "major": "major", "minor": "minor"}
 UPDATE_KIND = {
@@ -433,7 +435,7 @@ def import_floor(
     ids = reserved_ids(conn, "postmortems_incident", len(items))
     event_ids = iter(reserved_ids(conn, "timeline_timelineevent", updates))
     services = service_ids(conn, vendor_id, items)
-    now = datetime.now().astimezone()
+    now = datetime.now().astimezone().isoformat()  # spelled out once, as Hindsight does
     incidents, events, links = [], [], []
     for pk, item in zip(ids, items, strict=True):
         incidents.append(import_incident_row(pk, item, source, now))
@@ -459,7 +461,7 @@ def import_floor(
     return time.perf_counter() - started, ids
 
 
-def import_incident_row(pk: int, item: dict, source: str, now: datetime) -> tuple:
+def import_incident_row(pk: int, item: dict, source: str, now: str) -> tuple:
     impact = item["impact"] or "none"
     owned = {
         "title": item["name"], "severity": IMPORT_SEVERITY.get(impact, "none"),
@@ -470,7 +472,7 @@ def import_incident_row(pk: int, item: dict, source: str, now: datetime) -> tupl
         pk, item["name"], f"floor-{item['id']}", [], owned["severity"], "draft",
         item["started_at"], None, None, item["resolved_at"], "", "", "", "", "", False, False,
         "imported", source, item["id"], now, now, 1, None, False, False, True,
-        json.dumps(item), json.dumps(owned),
+        orjson.dumps(item).decode(), orjson.dumps(owned).decode(),  # Hindsight's JSON writer
     )  # fmt: skip
 
 
