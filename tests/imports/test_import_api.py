@@ -116,6 +116,27 @@ def test_a_payload_refused_as_a_whole_is_a_400_even_when_it_would_be_queued(api,
     assert not ImportJob.objects.exists()
 
 
+@pytest.mark.parametrize("queued", [False, True], ids=["at once", "queued"])
+def test_the_raw_payload_keeps_every_value_exactly(api, monkeypatch, queued):
+    # A status page's own JSON is kept beside the incident: integers beyond 64 bits,
+    # which the fast JSON writer refuses, and text in any script survive unchanged.
+    if queued:
+        monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+    payload = json.loads(json.dumps(FIXTURE))
+    item = payload["incidents"][0]
+    item["tweet_id"] = 2**70 + 1
+    item["name"] = "Störung: エラー率の上昇 \u2028 ✓"
+
+    response = push(api, payload=payload)
+    if queued:
+        services.run_import_job(response.json()["id"])
+
+    raw = Incident.objects.get().raw_payload
+    assert raw["tweet_id"] == 2**70 + 1
+    assert raw["name"] == item["name"]
+    assert raw == item
+
+
 @pytest.mark.slow
 @pytest.mark.celery_worker
 def test_a_real_worker_runs_a_queued_import(reference_data, start_worker, monkeypatch):
