@@ -13,6 +13,8 @@ classes) at import time. The docs views live beside the routes, in
 
 from __future__ import annotations
 
+import codecs
+import io
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,7 +25,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -33,6 +35,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.utils.urls import replace_query_param
 
 from accounts.models import ApiToken
+from config.json_codec import UNREAD, read_json_fast
 from postmortems.pagination import InvalidCursor, KeysetPage, SortKey, decode_cursor, keyset_page
 
 if TYPE_CHECKING:
@@ -224,6 +227,22 @@ READ_ONLY_TOKEN_MESSAGE = (
     "This API token is read-only: it may only use GET, HEAD and OPTIONS. "
     "Create a read-and-write token on your settings page to make changes."
 )
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, reading UTF-8 bodies through orjson where that reads them exactly
+    (``config.json_codec``); DRF's own reading, and its errors, otherwise. A pushed status
+    page is megabytes of JSON."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})
+        if stream is None or codecs.lookup(encoding).name != "utf-8":
+            return super().parse(stream, media_type, parser_context)
+        data = stream.read()
+        document = read_json_fast(data)
+        if document is UNREAD:  # not JSON, or not plain JSON: DRF reads it or says why not
+            return super().parse(io.BytesIO(data), media_type, parser_context)
+        return document
 
 
 class ApiPermission(BasePermission):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from imports.models import StatusSource
 from imports.records import PayloadError
-from imports.services import import_batch, parse_payload
+from imports.services import collector_paused, import_batch, parse_payload
 
 TIMEOUT = (5, 30)  # seconds to connect, seconds between bytes
 MAX_BACKOFF = timedelta(hours=6)
@@ -39,6 +39,7 @@ def poll_source_by_id(source_id: int) -> str:
     return poll_source(source)
 
 
+@collector_paused()
 def poll_source(source: StatusSource, *, session: requests.Session | None = None) -> str:
     """Fetch the page (conditionally), import what changed, and record the outcome."""
     now = timezone.now()

@@ -22,6 +22,7 @@ Every format's parser produces an ``ImportBatch``; ``import_batch`` writes it:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -187,6 +188,24 @@ def error_message(exc: Exception) -> str:
     return str(exc).splitlines()[0]
 
 
+@contextmanager
+def collector_paused():
+    """Python's cycle collector off while a payload is read and imported (a decorator too).
+
+    A payload of megabytes decodes into hundreds of thousands of objects, none in a cycle,
+    all freed by reference counting. Allocating them starts a collection every 700 objects,
+    and now and then a full one that walks every object the process holds: a tenth of a
+    queued import's time, a third of some imports', for nothing to collect.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # --- Payloads in, jobs out ---------------------------------------------------------
 
 # Larger pushes run as a background job (202 + job URL) instead of in the request.
@@ -226,6 +245,7 @@ def queue_import(*, vendor: Vendor, fmt: str, data: bytes, total: int, user=None
     return job
 
 
+@collector_paused()
 def run_import_job(job_id: str) -> ImportReport | None:
     """Run a queued job, recording progress as it goes; a finished job is not run twice."""
     from django.utils import timezone

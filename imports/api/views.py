@@ -71,6 +71,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             202: OpenApiResponse(ImportJobSerializer, description="Queued: follow the job URL."),
         },
     )
+    @services.collector_paused()  # the request decodes the whole payload
     def create(self, request):
         given = ImportSerializer(data=request.data)
         given.is_valid(raise_exception=True)

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 
+from config.json_codec import read_json
 from imports.records import ImportBatch, ImportedIncident, ItemError, PayloadError
 
 IMPACT_RANK = {"none": 0, "minor": 1, "major": 2, "critical": 3}
@@ -62,9 +63,9 @@ def load_json(data: bytes, label: str) -> object:
     if not data.strip():
         raise PayloadError(f"empty payload: expected {label} JSON")
     try:
-        # json.loads on bytes detects UTF-8/16/32 (and a UTF-8 BOM) itself, and
-        # keeps integers exact: ids beyond 2^53 never pass through a float.
-        return json.loads(data)
+        # As json.loads on bytes: UTF-8/16/32 (and a UTF-8 BOM) detected, and integers
+        # kept exact, so ids beyond 2^53 never pass through a float.
+        return read_json(data)
     except UnicodeDecodeError as exc:
         raise PayloadError(f"not {label} JSON: undecodable bytes ({exc.reason})") from exc
     except json.JSONDecodeError as exc:

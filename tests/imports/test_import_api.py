@@ -1,5 +1,6 @@
 """Pushing payloads through /api/imports/ and the per-vendor Statuspage webhook."""
 
+import gc
 import json
 from pathlib import Path
 
@@ -266,3 +267,30 @@ def test_a_page_that_edits_an_update_is_followed_on_re_import(api):
         .events.get(external_id="u5resolved01")
         .description.endswith("RCA to follow.")
     )
+
+
+def test_the_cycle_collector_is_paused_for_a_job_and_back_on_after_it_even_when_it_fails(
+    api, monkeypatch
+):
+    # A job pauses Python's cycle collector while it reads a payload; leaving it off
+    # would leak every reference cycle the worker makes afterwards.
+    monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+    seen = []
+    parse = services.parse_payload
+
+    def parse_and_look(fmt, data):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("the worker ran out of memory")
+        return parse(fmt, data)
+
+    monkeypatch.setattr(services, "parse_payload", parse_and_look)
+    jobs = [push(api).json()["id"], push(api, vendor="other-cloud").json()["id"]]
+
+    services.run_import_job(jobs[0])
+    with pytest.raises(RuntimeError):
+        services.run_import_job(jobs[1])
+
+    assert seen == [False, False]
+    assert gc.isenabled()
+    assert ImportJob.objects.get(id=jobs[1]).status == JobStatus.FAILED
