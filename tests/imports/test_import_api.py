@@ -1,14 +1,18 @@
 """Pushing payloads through /api/imports/ and the per-vendor Statuspage webhook."""
 
 import gc
+import importlib
 import json
+import zlib
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from imports import services
+from imports.bulk import load_bytes
 from imports.models import ImportJob, JobStatus
 from postmortems.models import Incident, Vendor
 from tests.processes import wait_for
@@ -294,3 +298,20 @@ def test_the_cycle_collector_is_paused_for_a_job_and_back_on_after_it_even_when_
     assert seen == [False, False]
     assert gc.isenabled()
     assert ImportJob.objects.get(id=jobs[1]).status == JobStatus.FAILED
+
+
+def test_a_queued_payload_is_stored_compressed_and_payloads_queued_before_are_too(api, monkeypatch):
+    monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+    job = ImportJob.objects.get(id=push(api).json()["id"])
+    stored = bytes(load_bytes(ImportJob, job.id, "payload"))
+    assert len(stored) < len(json.dumps(FIXTURE, separators=(",", ":"))) * 0.7
+    assert json.loads(zlib.decompress(stored)) == FIXTURE
+    # A job queued by the previous version kept its payload as it came.
+    ImportJob.objects.filter(id=job.id).update(payload=json.dumps(FIXTURE).encode())
+
+    migration = importlib.import_module("imports.migrations.0002_payload_compressed")
+    migration.compress_queued_payloads(django_apps, None)
+    services.run_import_job(str(job.id))
+
+    job.refresh_from_db()
+    assert (job.status, job.report["created"]) == (JobStatus.SUCCEEDED, 1)
