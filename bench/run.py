@@ -183,6 +183,7 @@ def main() -> None:
         args.code = extract(args.commit, Path(workdir) / "code") if args.commit else common.ROOT
         sys.path.insert(0, str(args.code))  # the app measured, ahead of this checkout
         common.setup_django(url)
+        common.migrate()  # the code measured may bring migrations the database lacks
         load_app()
         run(args, groups, url, secret, Path(workdir))
 
