@@ -57,10 +57,31 @@ def copy_rows(
     # in: ``now`` (twice in most rows, again in history entries) is spelled out once here.
     stamp = now.isoformat()
     tail = tuple(default(f, stamp) for f in rest)
-    rows = [row + tail for row in rows] if history else (row + tail for row in rows)
+    if history:
+        # Each row goes out twice, as itself and as its history entry: its own moments are
+        # spelled out once too.
+        moments = [i for i, name in enumerate(names) if is_moment(by_name[name])]
+        rows = [spelled(row, moments) + tail for row in rows]
+    else:
+        rows = (row + tail for row in rows)
     copy(model._meta.db_table, columns, rows)
     if history:
         copy_history(model, columns, rows, when=stamp)
+
+
+def is_moment(field: models.Field) -> bool:
+    return isinstance(field, models.DateTimeField)
+
+
+def spelled(row: tuple, positions: list[int]) -> tuple:
+    """``row`` with the datetimes at ``positions`` as ISO 8601 text."""
+    if not positions:
+        return row
+    values = list(row)
+    for i in positions:
+        if values[i] is not None:
+            values[i] = values[i].isoformat()
+    return tuple(values)
 
 
 def copy_history(
