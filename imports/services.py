@@ -270,8 +270,9 @@ def run_import_job(job_id: str) -> ImportReport | None:
         return None
     job = ImportJob.objects.select_related("vendor", "created_by").defer("payload").get(id=job_id)
 
-    def progress(done: int) -> None:  # called once per chunk
-        ImportJob.objects.filter(id=job.id).update(processed=done)
+    def progress(done: int) -> None:  # after each chunk but the last, which the end records
+        if done < len(batch.incidents):
+            ImportJob.objects.filter(id=job.id).update(processed=done)
 
     try:
         batch = parse_payload(job.format, zlib.decompress(load_bytes(ImportJob, job.id, "payload")))

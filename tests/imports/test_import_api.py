@@ -315,3 +315,24 @@ def test_a_queued_payload_is_stored_compressed_and_payloads_queued_before_are_to
 
     job.refresh_from_db()
     assert (job.status, job.report["created"]) == (JobStatus.SUCCEEDED, 1)
+
+
+def test_a_running_job_shows_its_progress_chunk_by_chunk(api, monkeypatch):
+    monkeypatch.setattr(services, "SYNC_MAX_INCIDENTS", 0)
+    monkeypatch.setattr(services, "CHUNK_SIZE", 1)
+    fixtures = Path(__file__).parent.parent / "fixtures/status_pages"
+    payload = json.loads((fixtures / "statuspage_incidents.json").read_text())
+    job_id = push(api, payload=payload).json()["id"]
+    seen = []
+    import_chunk = services.import_chunk
+
+    def look_then_import(**kwargs):
+        seen.append(ImportJob.objects.get(id=job_id).processed)  # what the job page shows
+        return import_chunk(**kwargs)
+
+    monkeypatch.setattr(services, "import_chunk", look_then_import)
+    services.run_import_job(job_id)
+
+    count = len(payload["incidents"])
+    assert seen == list(range(count))
+    assert ImportJob.objects.get(id=job_id).processed == count
