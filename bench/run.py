@@ -45,7 +45,7 @@ def parse_args() -> argparse.Namespace:
     add("--slugs", type=int, default=50, help="incidents the detail pages rotate through")
     add("--first-views", type=int, default=3, help="never-opened incident pages to time")
     add("--deep-pages", type=int, default=100, help="how deep the deep list page is")
-    add("--import-rounds", type=int, default=3, help="imports of a fresh payload (default 3)")
+    add("--import-rounds", type=int, default=8, help="imports of a fresh payload (default 8)")
     add("--import-incidents", type=int, default=500, help="incidents per payload (5 updates each)")
     add("--digests", type=int, help="build only this many digests (default: all 10,000)")
     return parser.parse_args()
