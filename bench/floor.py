@@ -381,11 +381,14 @@ def request_params(environ: dict) -> dict:
 
 
 def application(environ: dict, start_response):
-    route = ROUTES.get(environ.get("PATH_INFO", ""))
-    if route is None:
+    path = environ.get("PATH_INFO", "")
+    if path == "/import":  # reads its body itself: megabytes of JSON
+        body = json.dumps(import_route(environ)).encode()
+    elif path in ROUTES:
+        body = json.dumps(ROUTES[path](request_params(environ)), default=_default).encode()
+    else:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"no such route"]
-    body = json.dumps(route(request_params(environ)), default=_default).encode()
     status = "201 Created" if environ["REQUEST_METHOD"] == "POST" else "200 OK"
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     start_response(status, headers)
@@ -393,13 +396,15 @@ def application(environ: dict, start_response):
 
 
 # --- The status-page import ------------------------------------------------------------------
-# Not a route: the bench scripts call ``import_floor`` in their own process, between Hindsight's
-# imports. It writes what an import of new incidents persists, into the real tables (their
-# indexes, checks, generated search column, WAL and deferred foreign keys, checked at the
-# commit it waits for): each incident with its raw payload and history entry, its vendor link
-# and service links, each update as a timeline event with its history entry. Ids come from
-# the tables' sequences; values are taken from the payload as they are, with no decisions.
-# It reads and writes JSON with the libraries Hindsight uses, and COPYs the same way.
+# ``POST /import`` receives the body Hindsight's import API receives, as Hindsight does: over
+# HTTP, in a gunicorn worker. ``import_floor`` does the same in the calling process, from bytes
+# in memory (the bench reports both). Either writes what an import of new incidents persists,
+# into the real tables (their indexes, checks, generated search column, WAL and deferred
+# foreign keys, checked at the commit it waits for): each incident with its raw payload and
+# history entry, its vendor link and service links, each update as a timeline event with its
+# history entry. Ids come from the tables' sequences; values are taken from the payload as
+# they are, with no decisions. It reads and writes JSON with the libraries Hindsight uses
+# (orjson), and COPYs the same way.
 
 IMPORT_SEVERITY = {"critical": "critical", "major": "major", "minor": "minor"}
 UPDATE_KIND = {
@@ -425,12 +430,44 @@ IMPORT_EVENT = (
 def import_floor(
     conn: psycopg.Connection, data: bytes, *, vendor_id: int, source: str
 ) -> tuple[float, list[int]]:
-    """Seconds to parse ``data`` (a Statuspage ``incidents.json``) and write its incidents,
-    committed; and the new incidents' ids, for ``forget_import_floor``."""
+    """Seconds to read ``data`` (a Statuspage ``incidents.json``) and write its incidents,
+    committed, in this process; and the new incidents' ids, for ``forget_import_floor``."""
     import time
 
     started = time.perf_counter()
-    items = json.loads(data)["incidents"]
+    ids = write_import(conn, orjson.loads(data)["incidents"], vendor_id=vendor_id, source=source)
+    return time.perf_counter() - started, ids
+
+
+def import_route(environ: dict) -> dict:
+    """``POST /import?vendor_id=N&source=S`` with the body Hindsight's import API takes
+    (``{"vendor", "format", "payload"}``): the payload's incidents written, committed."""
+    params = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    items = orjson.loads(body)["payload"]["incidents"]
+    conn = import_connection()
+    return {
+        "ids": write_import(
+            conn, items, vendor_id=int(params["vendor_id"]), source=params["source"]
+        )
+    }
+
+
+_import_connection: psycopg.Connection | None = None
+
+
+def import_connection() -> psycopg.Connection:
+    """This worker's connection for imports: one transaction per import, rows as tuples."""
+    global _import_connection
+    if _import_connection is None or _import_connection.closed or _import_connection.broken:
+        _import_connection = psycopg.connect(os.environ["FLOOR_DATABASE_URL"])
+    return _import_connection
+
+
+def write_import(
+    conn: psycopg.Connection, items: list[dict], *, vendor_id: int, source: str
+) -> list[int]:
+    """Write the incidents ``items`` with everything an import persists, committed."""
     updates = sum(len(item["incident_updates"]) for item in items)
     ids = reserved_ids(conn, "postmortems_incident", len(items))
     event_ids = iter(reserved_ids(conn, "timeline_timelineevent", updates))
@@ -458,7 +495,7 @@ def import_floor(
              ((pk, vendor_id, True) for pk in ids))  # fmt: skip
         copy(cur, "postmortems_incident_services", ("incident_id", "service_id"), links)
     conn.commit()
-    return time.perf_counter() - started, ids
+    return ids
 
 
 def import_incident_row(pk: int, item: dict, source: str, now: str) -> tuple:
@@ -510,8 +547,10 @@ def copy(cursor: psycopg.Cursor, table: str, columns: tuple[str, ...], rows) -> 
 
 
 def forget_import_floor(conn: psycopg.Connection, ids: list[int]) -> None:
-    """Delete what ``import_floor`` wrote, so the database keeps its size (not timed)."""
+    """Delete what ``import_floor`` wrote, or an import into Hindsight (the incidents ``ids``
+    and what hangs off them), so the database keeps its size (not timed)."""
     for table, column in (
+        ("postmortems_incident_authors", "incident_id"),
         ("postmortems_incident_services", "incident_id"),
         ("postmortems_incidentvendor", "incident_id"),
         ("timeline_historicaltimelineevent", "incident_id"),

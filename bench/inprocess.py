@@ -9,6 +9,7 @@ import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import floor
 import psycopg
@@ -64,6 +65,12 @@ def statuspage_payload(prefix: str, incidents: int, updates: int) -> dict:
     return {"page": page, "incidents": items}
 
 
+def import_body(payload: dict) -> bytes:
+    """The body of a push to ``/api/imports/``, which the floor's ``/import`` takes too."""
+    body = {"vendor": IMPORT_VENDOR, "vendor_name": "Bench import", "format": "statuspage"}
+    return json.dumps({**body, "payload": payload}).encode()
+
+
 def hindsight_import(hindsight, token: str, payload: dict) -> dict:
     """POST the payload to ``/api/imports/`` and run the job it queues, as the worker would.
 
@@ -73,8 +80,7 @@ def hindsight_import(hindsight, token: str, payload: dict) -> dict:
     """
     from imports import services
 
-    body = {"vendor": IMPORT_VENDOR, "vendor_name": "Bench import", "format": "statuspage"}
-    body = json.dumps({**body, "payload": payload}).encode()
+    body = import_body(payload)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     started = time.perf_counter()
     request = Request("POST", "/api/imports/", body, headers, expect=202)
@@ -87,6 +93,30 @@ def hindsight_import(hindsight, token: str, payload: dict) -> dict:
     return {"seconds": seconds, "post_s": post_ms / 1000, "created": report.created}
 
 
+def floor_http_import(
+    floor_server, conn: psycopg.Connection, payload: dict, vendor_id: int
+) -> float:
+    """Seconds for the floor's ``POST /import`` of the body Hindsight is sent; what it wrote
+    is deleted afterwards, untimed."""
+    query = urlencode({"vendor_id": vendor_id, "source": f"floor:{IMPORT_VENDOR}"})
+    request = Request("POST", f"/import?{query}", import_body(payload), {}, expect=201)
+    started = time.perf_counter()
+    _, answer = send(floor_server, request, "import")
+    seconds = time.perf_counter() - started
+    floor.forget_import_floor(conn, json.loads(answer)["ids"])
+    return seconds
+
+
+def forget_hindsight_import(conn: psycopg.Connection, payload: dict) -> None:
+    """Delete the incidents an import of ``payload`` created, as the floor's are, so rounds
+    and runs all start from the same database (not timed)."""
+    ids = conn.execute(
+        "SELECT id FROM postmortems_incident WHERE import_source = %s AND external_id = ANY(%s)",
+        [f"statuspage:{IMPORT_VENDOR}", [item["id"] for item in payload["incidents"]]],
+    ).fetchall()
+    floor.forget_import_floor(conn, [row[0] for row in ids])
+
+
 def floor_import(conn: psycopg.Connection, payload: dict, vendor_id: int) -> float:
     """Seconds for the floor (``floor.import_floor``) to write the payload, committed; what
     it wrote is deleted afterwards, untimed."""
@@ -97,49 +127,66 @@ def floor_import(conn: psycopg.Connection, payload: dict, vendor_id: int) -> flo
     return seconds
 
 
-def warm_up(hindsight, token: str, conn: psycopg.Connection, vendor_id: int, run_id: str) -> None:
+def warm_up(hindsight, floor_server, token: str, conn: psycopg.Connection, vendor_id: int,
+            run_id: str) -> None:  # fmt: skip
     """Unmeasured imports first, as the HTTP operations have warm-up rounds. Each gunicorn
     worker loads the URLs, views and parsers on its first request, and Celery's producer on
-    its first queued job; this process loads the job's code on its
-    first job; the floor's connection fills its catalogue caches on its first COPY. The
-    payloads are just big enough to be queued, so the warm-up runs the measured path."""
+    its first queued job; this process loads the job's code on its first job; each
+    connection of the floor fills its catalogue caches on its first COPY. The payloads are
+    just big enough to be queued, so the warm-up runs the measured path."""
     from imports.services import SYNC_MAX_INCIDENTS
 
     for n in range(2 * servers.WORKERS):  # workers take connections as they come: a few each
         payload = statuspage_payload(f"b{run_id}w{n}", SYNC_MAX_INCIDENTS + 1, 5)
         hindsight_import(hindsight, token, payload)
+        forget_hindsight_import(conn, payload)
+        floor_http_import(floor_server, conn, payload, vendor_id)
     floor_import(conn, statuspage_payload(f"b{run_id}wf", SYNC_MAX_INCIDENTS + 1, 5), vendor_id)
 
 
-def measure_import(hindsight, token: str, url: str, run_id: str, args) -> dict:
-    """Alternate Hindsight imports and COPY floors, each round with fresh ids."""
+def measure_import(hindsight, floor_server, token: str, url: str, run_id: str, args) -> dict:
+    """Each round, a fresh payload imported three ways, in turn first: through Hindsight, through
+    the floor's ``/import`` (the target's floor: the same body over HTTP) and through the floor
+    in this process (COPY from memory, reported beside it)."""
     from imports.services import ensure_vendor
 
     vendor = ensure_vendor(slug=IMPORT_VENDOR, name="Bench import")
     rounds: list[dict] = []
     with psycopg.connect(url) as conn:
-        warm_up(hindsight, token, conn, vendor.id, run_id)
+        warm_up(hindsight, floor_server, token, conn, vendor.id, run_id)
         for r in range(args.import_rounds):
             payload = statuspage_payload(f"b{run_id}r{r}", args.import_incidents, 5)
-            first, second = ("h", "f") if r % 2 == 0 else ("f", "h")
             result: dict = {}
-            for side in (first, second):
-                if side == "h":
+            for side in ("hindsight", "floor", "copy")[r % 3 :] + ("hindsight", "floor", "copy")[
+                : r % 3
+            ]:
+                if side == "hindsight":
                     result.update(hindsight_import(hindsight, token, payload))
+                    forget_hindsight_import(conn, payload)
+                elif side == "floor":
+                    result["floor_seconds"] = floor_http_import(
+                        floor_server, conn, payload, vendor.id
+                    )
                 else:
-                    result["floor_seconds"] = floor_import(conn, payload, vendor.id)
+                    result["copy_seconds"] = floor_import(conn, payload, vendor.id)
             rounds.append(result)
             print(f"  import round {r + 1}: {result}", flush=True)
     n = args.import_incidents
-    hindsight_rate = statistics.median(n / r["seconds"] for r in rounds)
-    floor_rate = statistics.median(n / r["floor_seconds"] for r in rounds)
+    rates = {
+        key: statistics.median(
+            n / r[f"{key}_seconds" if key != "hindsight" else "seconds"] for r in rounds
+        )
+        for key in ("hindsight", "floor", "copy")
+    }
     return {
         "rounds": rounds,
         "incidents": n,
         "updates_per_incident": 5,
-        "hindsight_incidents_per_s": hindsight_rate,
-        "floor_incidents_per_s": floor_rate,
-        "ratio": hindsight_rate / floor_rate,
+        "hindsight_incidents_per_s": rates["hindsight"],
+        "floor_incidents_per_s": rates["floor"],
+        "ratio": rates["hindsight"] / rates["floor"],
+        "copy_incidents_per_s": rates["copy"],
+        "copy_ratio": rates["hindsight"] / rates["copy"],
     }
 
 

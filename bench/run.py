@@ -4,9 +4,10 @@
 Hindsight is served by gunicorn with production settings; the floor (``bench/floor.py``) is
 the minimal SQL answering the same questions, served by the same gunicorn settings. HTTP
 operations are sent round-robin between operations and between the two servers, so machine
-noise hits both alike. Then the status-page import (against a COPY floor), and in this
-process the pattern refresh (``--refresh``) and the weekly digests. Prints one table with
-each operation's target and verdict.
+noise hits both alike. Then the status-page import (against a COPY floor served the same
+way, and against COPY in this process), and in this process the pattern refresh
+(``--refresh``) and the weekly digests. Prints one table with each operation's target and
+verdict.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def run_web(url: str, secret: str, workdir: Path, groups: set[str], args, out: d
         if "import" in groups:
             print("importing status-page payloads…", flush=True)
             measure = inprocess.measure_import
-            attempt(out, "import", measure, hindsight, fx.token, url, fx.run_id, args)
+            attempt(out, "import", measure, hindsight, floor, fx.token, url, fx.run_id, args)
         for server in both.values():
             server.read_access_log()
         out["rss_mib"] = hindsight.worker_rss_mib()
@@ -159,11 +160,12 @@ def build_rows(groups: set[str], operations, both, out: dict) -> list:
     if first is not None:
         index = next((i for i, r in enumerate(rows) if r.operation == "detail HTML"), len(rows))
         rows.insert(index + 1, first)
-    for key, row in (("import", report.import_row), ("refresh", report.refresh_row),
-                     ("digest", report.digest_row)):  # fmt: skip
+    for key, made in (("import", report.import_rows), ("refresh", report.refresh_row),
+                      ("digest", report.digest_row)):  # fmt: skip
         if key in out:
             failed = out[key].get("error")
-            rows.append(report.Row(key, result=f"error: {failed}") if failed else row(out[key]))
+            made = [report.Row(key, result=f"error: {failed}")] if failed else made(out[key])
+            rows.extend(made if isinstance(made, list) else [made])
     if "rss" in groups and out.get("rss_mib"):
         rows.append(report.rss_row(out["rss_mib"]))
     return rows
