@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from inprocess import IMPORT_VENDOR
 from web import Request, UnexpectedStatus, get_json, path_of, send
 
 BENCH_USER = "bench-admin"
@@ -92,12 +93,13 @@ def sql(query: str, params: list | None = None) -> list[tuple]:
 
 
 def list_vendors() -> list[dict]:
-    """A mid-size vendor and the largest one, by incident count."""
+    """A mid-size vendor and the largest one, by incident count; never the vendors the
+    bench's own writes go to (drafts left by an interrupted run would otherwise rank)."""
     rows = sql(
         "SELECT v.id, v.slug, count(*) FROM postmortems_incidentvendor l "
-        "JOIN postmortems_vendor v ON v.id = l.vendor_id GROUP BY v.id ORDER BY 3 DESC, 1 "
-        "LIMIT %s",
-        [MID_VENDOR_RANK],
+        "JOIN postmortems_vendor v ON v.id = l.vendor_id WHERE v.slug NOT IN (%s, %s) "
+        "GROUP BY v.id ORDER BY 3 DESC, 1 LIMIT %s",
+        [WRITE_VENDOR, IMPORT_VENDOR, MID_VENDOR_RANK],
     )
     chosen = [rows[-1], rows[0]]
     return [{"id": pk, "slug": slug, "incidents": n} for pk, slug, n in chosen]

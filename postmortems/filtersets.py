@@ -7,7 +7,7 @@ from html import escape
 import django_filters
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.forms.utils import flatatt
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -28,6 +28,14 @@ def search_query(text: str) -> SearchQuery:
     # websearch syntax is what people type into search boxes: quotes for
     # phrases, "or", and -word to exclude; it never raises on odd input.
     return SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+
+
+def chosen(value) -> bool:
+    """Whether a multiple-choice filter was given any choice. Its empty value is the
+    queryset's ``none()``, whose truth Django finds only by compiling it."""
+    if isinstance(value, QuerySet):
+        return not value.query.is_empty()
+    return bool(value)
 
 
 class NamedOptions(forms.SelectMultiple):
@@ -104,21 +112,29 @@ class IncidentFilterSet(django_filters.FilterSet):
         model = Incident
         fields: list[str] = []
 
+    # django-filter calls these with an empty value too: nothing is built for it (building
+    # the three unused subqueries cost a fifth of a selective search's time).
     def filter_vendor(self, queryset, name, value):
+        if not chosen(value):
+            return queryset
         links = IncidentVendor.objects.filter(vendor__in=value).values("incident_id")
-        return queryset.filter(id__in=links) if value else queryset
+        return queryset.filter(id__in=links)
 
     def filter_change_type(self, queryset, name, value):
+        if not chosen(value):
+            return queryset
         links = Incident.change_types.through.objects.filter(changetype__in=value)
-        return queryset.filter(id__in=links.values("incident_id")) if value else queryset
+        return queryset.filter(id__in=links.values("incident_id"))
 
     def filter_category(self, queryset, name, value):
+        if not chosen(value):
+            return queryset
         factors = Factor.objects.filter(category__in=value).values("incident_id")
-        return queryset.filter(id__in=factors) if value else queryset
+        return queryset.filter(id__in=factors)
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
-        if not value:
+        if not chosen(value):
             return queryset
         query = search_query(value)
         return queryset.filter(search_vector=query).annotate(
