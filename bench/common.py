@@ -41,7 +41,7 @@ def bench_database_url(explicit: str | None) -> str:
 
 def _embedded_server_url() -> str:
     # Joining the embedded server keeps it running for as long as this process lives.
-    from config.embedded_postgres import ensure_server
+    from core.embedded_postgres import ensure_server
 
     data_dir = (ROOT / os.environ.get("HINDSIGHT_DATA_DIR", "var")).resolve()
     with warnings.catch_warnings():

@@ -139,7 +139,7 @@ elif env.str("DATABASE_URL", default=""):
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "config.embedded_postgres",
+            "ENGINE": "core.embedded_postgres",
             "NAME": "hindsight",
             "USER": "postgres",
             "PGDATA": str(DATA_DIR / "pgdata"),
@@ -276,7 +276,7 @@ elif env.str("EMAIL_HOST", default=""):
     EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
     EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 else:
-    EMAIL_BACKEND = "config.mail.FolderEmailBackend"
+    EMAIL_BACKEND = "core.mail.FolderEmailBackend"
 EMAIL_FILE_PATH = str((DATA_DIR / env.str("EMAIL_FILE_PATH", default="mail")).resolve())
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Hindsight <hindsight@localhost>")
@@ -329,7 +329,7 @@ LOGGING = {
 }
 
 # --- REST API ---
-# /api/ (config/rest.py holds the shared pieces). Token or session authentication;
+# /api/ (core/rest.py holds the shared pieces). Token or session authentication;
 # JSON in and out; cursor pages; one error shape; throttled per user and per address.
 
 
@@ -348,21 +348,21 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["config.rest.ApiPermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.rest.ApiPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.rest.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "config.rest.ApiCursorPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.rest.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.rest.ApiCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "config.rest.ApiUserRateThrottle",
-        "config.rest.ApiAnonRateThrottle",
+        "core.rest.ApiUserRateThrottle",
+        "core.rest.ApiAnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": _throttle_rate("API_THROTTLE_USER", "5000/hour"),
         "anon": _throttle_rate("API_THROTTLE_ANON", "60/hour"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.rest.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.rest.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Larger request bodies are refused with 413 (the API) before they are parsed.
@@ -400,7 +400,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.rest.document_errors",  # the shared Error component on every operation
+        "core.rest.document_errors",  # the shared Error component on every operation
     ],
     "ENUM_NAME_OVERRIDES": {
         "ReviewStatusEnum": "postmortems.choices.ReviewStatus",

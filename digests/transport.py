@@ -20,7 +20,7 @@ from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import EmailMessage, sanitize_address
 
-from config.mail import FolderEmailBackend
+from core.mail import FolderEmailBackend
 
 
 class DeliveryError(Exception):

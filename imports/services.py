@@ -32,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 from simple_history.models import HistoricalRecords
 
-from imports.bulk import load_bytes, store_bytes
+from core.bulk import load_bytes, store_bytes
 from imports.records import ImportBatch, ImportedIncident
 from imports.upsert import Outcome, write_chunk
 from postmortems.models import Vendor

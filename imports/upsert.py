@@ -20,8 +20,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import slugify
 
-from config.json_codec import json_text
-from imports.bulk import copy_rows, reserve_ids, update_rows, write_history
+from core.bulk import copy_rows, reserve_ids, update_rows, write_history
+from core.json_codec import json_text
 from imports.plan import (
     EVENT_FIELDS,
     OWNED_FIELDS,

@@ -1,9 +1,22 @@
+import os
 from importlib import import_module
 
 import pytest
 
 from postmortems.choices import Role
 from tests.factories import UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """HINDSIGHT_TEST_DB_SUFFIX gives this run a test database of its own, so two suites
+    can run side by side on one server (each worker process is handed the same name)."""
+    from django.conf import settings
+
+    suffix = os.environ.get("HINDSIGHT_TEST_DB_SUFFIX", "")
+    if suffix:
+        test = settings.DATABASES["default"].setdefault("TEST", {})
+        test["NAME"] = f"test_{settings.DATABASES['default']['NAME']}_{suffix}"
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from rest_framework import serializers
 
-from config.json_codec import json_bytes
+from core.json_codec import json_bytes
 from imports.models import ImportFormat, ImportJob, StatusSource, WebhookEndpoint
 from imports.parsers.common import DecodedJSON
 from postmortems.models import Vendor

@@ -13,7 +13,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.rest import ApiPermission
+from core.rest import ApiPermission
 from imports import polling, services
 from imports.api.serializers import (
     ImportJobSerializer,

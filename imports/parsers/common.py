@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 
-from config.json_codec import read_json
+from core.json_codec import read_json
 from imports.records import ImportBatch, ImportedIncident, ItemError, PayloadError
 
 IMPACT_RANK = {"none": 0, "minor": 1, "major": 2, "critical": 3}

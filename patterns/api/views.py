@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
-from config.rest import ApiPermission
+from core.rest import ApiPermission
 from patterns import services
 from patterns.api.serializers import (
     PatternDetailSerializer,

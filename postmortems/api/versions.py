@@ -16,7 +16,7 @@ from django.db import transaction
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from config.rest import PreconditionFailed, PreconditionRequired, VersionConflict
+from core.rest import PreconditionFailed, PreconditionRequired, VersionConflict
 from postmortems.models import Incident
 from postmortems.services import changed_fields_since
 

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.viewsets import GenericViewSet
 
-from config.rest import ERROR_REF, ApiPermission, PreconditionRequired
+from core.rest import ERROR_REF, ApiPermission, PreconditionRequired
 from postmortems import permissions, services
 from postmortems.api.representation import incidents_with_parts
 from postmortems.api.serializers import (

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from config.rest import ApiCursorPagination
+from core.rest import ApiCursorPagination
 from postmortems.choices import ReviewStatus, Severity
 from postmortems.models import ChangeType, FailureCategory, Incident, Source
 from tests.api.conftest import T0, error_of, link_vendor

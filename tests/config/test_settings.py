@@ -49,7 +49,7 @@ def test_without_database_url_an_embedded_server_starts_in_the_data_folder(tmp_p
     assert result.returncode == 0, result.stderr
     data_directory, _, engine = result.stdout.split("\n")[:3]
     assert Path(data_directory) == tmp_path / "pgdata"
-    assert engine == "config.embedded_postgres"
+    assert engine == "core.embedded_postgres"
     # The last process to leave stops the server: nothing keeps running.
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
 
@@ -147,7 +147,7 @@ print(settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), settings.EMAI
 @pytest.mark.parametrize(
     "env, expected",
     [
-        ({}, "config.mail.FolderEmailBackend"),
+        ({}, "core.mail.FolderEmailBackend"),
         (
             {"EMAIL_URL": "smtp://mailer:secret@mail.example.com:2525"},
             "django.core.mail.backends.smtp.EmailBackend mail.example.com 2525",

@@ -216,7 +216,7 @@ def test_an_address_unsubscribed_before_its_turn_gets_nothing(smtp):
 
 @pytest.mark.django_db
 def test_the_embedded_default_writes_each_digest_as_an_eml_file(settings, tmp_path):
-    settings.EMAIL_BACKEND = "config.mail.FolderEmailBackend"
+    settings.EMAIL_BACKEND = "core.mail.FolderEmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path)
     delivery = due_delivery(email="reader@example.com")
 

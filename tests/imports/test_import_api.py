@@ -11,8 +11,8 @@ from django.apps import apps as django_apps
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.bulk import load_bytes
 from imports import services
-from imports.bulk import load_bytes
 from imports.models import ImportJob, JobStatus
 from postmortems.models import Incident, Vendor
 from tests.processes import wait_for

@@ -55,7 +55,7 @@ class Command(BaseCommand):
     def print_banner(self, addrport: str, accounts) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nHindsight is starting at http://{addrport}/"))
         self.stdout.write(f"Data folder: {settings.DATA_DIR}")
-        if settings.EMAIL_BACKEND == "config.mail.FolderEmailBackend":
+        if settings.EMAIL_BACKEND == "core.mail.FolderEmailBackend":
             self.stdout.write(f"Emails (digests, confirmations) go to {settings.EMAIL_FILE_PATH}")
         self.stdout.write("Sign in with one of these accounts (first passwords, generated here):")
         for a in accounts:

@@ -2,7 +2,7 @@
 
 from django.db.backends.postgresql import base
 
-from config.embedded_postgres import create_database, ensure_server
+from core.embedded_postgres import create_database, ensure_server
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

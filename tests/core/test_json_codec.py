@@ -8,8 +8,8 @@ import pytest
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from config.json_codec import json_bytes, read_json
-from config.rest import JSONParser
+from core.json_codec import json_bytes, read_json
+from core.rest import JSONParser
 
 DOCUMENTS = [
     b'{"tweet_id": 1674486844367728641, "page": {"id": "y2j98763kz"}}',  # 19 digits: 64 bits

@@ -35,7 +35,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.utils.urls import replace_query_param
 
 from accounts.models import ApiToken
-from config.json_codec import UNREAD, read_json_fast
+from core.json_codec import UNREAD, read_json_fast
 from postmortems.pagination import InvalidCursor, KeysetPage, SortKey, decode_cursor, keyset_page
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ READ_ONLY_TOKEN_MESSAGE = (
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, reading UTF-8 bodies through orjson where that reads them exactly
-    (``config.json_codec``); DRF's own reading, and its errors, otherwise. A pushed status
+    (``core.json_codec``); DRF's own reading, and its errors, otherwise. A pushed status
     page is megabytes of JSON."""
 
     def parse(self, stream, media_type=None, parser_context=None):

@@ -5,7 +5,7 @@ in one folder of the checkout, listens only on a Unix socket, and is shared by
 every process (web, worker, beat, management commands, tests): the first
 process to connect starts it, and pgserver stops it when the last one exits.
 
-Used as a Django database ENGINE: ``"ENGINE": "config.embedded_postgres"``.
+Used as a Django database ENGINE: ``"ENGINE": "core.embedded_postgres"``.
 """
 
 import atexit
