@@ -12,6 +12,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from tests import clock
+
 PROJECT_DIR = Path(settings.BASE_DIR)
 
 
@@ -45,6 +47,9 @@ def process_env(data_dir: Path, **extra: str) -> dict[str, str]:
         HINDSIGHT_DATA_DIR=str(data_dir),
         **extra,
     )
+    if clock.offset() is not None:
+        # The child lives in the test's week and hour (see tests.clocked).
+        env[clock.OFFSET_VARIABLE] = repr(clock.offset())
     return env
 
 
@@ -65,8 +70,8 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", *args],
+            [sys.executable, "-m", "tests.clocked", "celery", "-A", "config", "worker",
+             "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle", *args],
             cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -13,6 +13,9 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests import clock
+from tests.clock import DIGEST_BOUNDARIES
+
 
 @dataclass
 class Received:
@@ -99,3 +102,29 @@ def smtp_server():
     controller.start()
     yield SmtpServer(handler, controller.port)
     controller.stop()
+
+
+# --- The clock -------------------------------------------------------------------------
+# Every digest test runs at each moment a weekly digest is sensitive to (tests.clock), so
+# none passes or fails by the day or hour it runs. The tests that start workers, which
+# take seconds each, run at four of them, on both sides of the boundaries a subscriber
+# in Tokyo or Los Angeles moves; their clock ticks, since leases must expire.
+WORKER_CLOCKS = ("sun-1500Z", "mon-0800Z", "mon-1659Z", "wed-1200Z")
+
+
+def pytest_generate_tests(metafunc):
+    if "digest_clock" not in metafunc.fixturenames:
+        return
+    workers = metafunc.definition.get_closest_marker("celery_worker") is not None
+    ids = list(WORKER_CLOCKS if workers else DIGEST_BOUNDARIES)
+    metafunc.parametrize(
+        "digest_clock", [DIGEST_BOUNDARIES[i] for i in ids], ids=ids, indirect=True
+    )
+
+
+@pytest.fixture(autouse=True)
+def digest_clock(request):
+    """The moment this test runs at (the clock is pinned for the whole test)."""
+    ticking = request.node.get_closest_marker("celery_worker") is not None
+    with clock.pin(request.param, tick=ticking):
+        yield request.param

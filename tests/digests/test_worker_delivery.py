@@ -16,9 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digests.choices import DeliveryStatus
-from digests.models import DigestDelivery
-from digests.schedule import period_ending
-from digests.sending import enqueue_due_digests, new_delivery
+from digests.models import DigestDelivery, DigestSubscription
+from digests.sending import due_periods, enqueue_due_digests, new_delivery
 from digests.tasks import send_digest
 from tests.factories import DigestSubscriptionFactory
 from tests.processes import wait_for
@@ -35,8 +34,11 @@ def worker_env(smtp_server, settings, test_broker):
 
 
 def due_now(email: str, time_zone: str = "UTC") -> DigestDelivery:
+    """The delivery the scan itself files for a new subscriber now: the week of its latest
+    due moment, which on a Monday morning before 09:00 is still last week."""
     sub = DigestSubscriptionFactory(email=email, time_zone=time_zone)
-    delivery = new_delivery(sub.pk, period_ending(datetime.now(UTC), time_zone))
+    [(pk, period)] = due_periods(datetime.now(UTC), DigestSubscription.objects.filter(pk=sub.pk))
+    delivery = new_delivery(pk, period)
     delivery.save()
     return delivery
 
