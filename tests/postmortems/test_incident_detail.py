@@ -8,7 +8,7 @@ from django.urls import reverse
 from postmortems.demo.loader import load_demo
 from postmortems.models import Incident
 from postmortems.services import IncidentChanges, update_incident
-from tests.factories import ActionItemFactory, FactorFactory, IncidentFactory
+from tests.factories import ActionItemFactory, FactorFactory, IncidentFactory, VendorFactory
 from timeline.services import NewEvent, record_events
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +124,40 @@ def test_the_incident_page_costs_the_same_queries_for_2_or_20_parts(client, view
     client.force_login(viewer)
 
     assert queries_for(client, make_detail(2)) == queries_for(client, make_detail(20))
+
+
+def test_export_names_services_and_change_types_and_gives_utc_times_to_a_reader_in_los_angeles(
+    client, viewer
+):
+    from accounts.services import profile_for
+    from postmortems.models import ChangeType, Service
+
+    profile = profile_for(viewer)
+    profile.time_zone = "America/Los_Angeles"
+    profile.save()
+    client.force_login(viewer)
+    vendor = VendorFactory(name="Acme Cloud")
+    incident = IncidentFactory(
+        title="Queue outage",
+        started_at=datetime(2024, 3, 1, 23, 30, tzinfo=UTC),
+        resolved_at=datetime(2024, 3, 2, 1, 0, tzinfo=UTC),
+    )
+    incident.services.set(
+        [Service.objects.create(vendor=vendor, name=name) for name in ("Queues", "Storage")]
+    )
+    incident.change_types.set(ChangeType.objects.filter(slug__in=["config-change", "code-deploy"]))
+    record_events(
+        incident=incident,
+        events=[NewEvent(occurred_at=datetime(2024, 3, 1, 23, 45, tzinfo=UTC), kind="detection")],
+    )
+
+    text = client.get(reverse("postmortems:incident-export", args=[incident.slug])).content
+    text = text.decode()
+
+    assert "| Services | Queues, Storage |" in text
+    assert "| Change types | Code deploy, Configuration change |" in text
+    assert "QuerySet" not in text
+    # 23:30 UTC is 15:30 in Los Angeles: the export says UTC and means it.
+    assert "| Started | 2024-03-01 23:30 UTC |" in text
+    assert "| Resolved | 2024-03-02 01:00 UTC |" in text
+    assert "- **2024-03-01 23:45** · Detection" in text
