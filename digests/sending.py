@@ -44,14 +44,19 @@ def due_periods(now: datetime, subscriptions=None) -> list[tuple[int, DigestPeri
 
 def create_due_deliveries(now: datetime, subscriptions=None) -> int:
     """Insert the delivery rows that became due; existing ones are left alone."""
-    due = due_periods(now, subscriptions)
+    return insert_deliveries(due_periods(now, subscriptions))
+
+
+def insert_deliveries(due: list[tuple[int, DigestPeriod]]) -> int:
+    """Insert a delivery for each (subscription, period) that has none yet; how many were new."""
     weeks = {period.week for _, period in due}
     existing = set(
         DigestDelivery.objects.filter(week__in=weeks).values_list("subscription_id", "week")
     )
     rows = [new_delivery(pk, period) for pk, period in due if (pk, period.week) not in existing]
     # ignore_conflicts: a concurrent scan (a duplicated beat tick) may insert the same
-    # rows; the unique (subscription, week) constraint keeps one of each.
+    # rows; the unique (subscription, week) constraint keeps one of each (and the count
+    # then includes the rows the other scan won).
     DigestDelivery.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     return len(rows)
 

@@ -87,3 +87,18 @@ def test_bad_arguments_are_explained():
         send_digests("--to", "x@example.com")
     with pytest.raises(CommandError, match="not an ISO week; write it like 2026-W48"):
         send_digests("--week", "48")
+
+
+def test_a_rerun_of_a_given_week_counts_no_new_delivery(smtp, subscribers):
+    send_digests("--week", "2026-W47", "--to", "la@example.com")
+
+    again = send_digests("--week", "2026-W47", "--to", "la@example.com")
+
+    assert "0 new deliveries; 0 digests to send." in again
+    assert len(smtp.handler.received()) == 1
+
+
+def test_one_new_delivery_is_said_in_the_singular(smtp, subscribers):
+    output = send_digests("--to", "la@example.com")
+
+    assert "1 new delivery; 1 digest to send." in output

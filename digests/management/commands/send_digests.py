@@ -45,7 +45,10 @@ class Command(BaseCommand):
         else:
             created = sending.create_due_deliveries(now, subscriptions)
         ids = self.to_send(now, subscriptions, week)
-        self.stdout.write(f"{created} new deliveries; {len(ids)} digests to send.")
+        self.stdout.write(
+            f"{created} new {'delivery' if created == 1 else 'deliveries'}; "
+            f"{len(ids)} {'digest' if len(ids) == 1 else 'digests'} to send."
+        )
         self.send(ids)
 
     def subscriptions(self, to: str | None):
@@ -77,8 +80,7 @@ class Command(BaseCommand):
         return due
 
     def create_for_week(self, due: list[tuple[int, DigestPeriod]]) -> int:
-        rows = [sending.new_delivery(pk, period) for pk, period in due]
-        return len(DigestDelivery.objects.bulk_create(rows, ignore_conflicts=True))
+        return sending.insert_deliveries(due)
 
     def to_send(self, now, subscriptions, week: str | None) -> list[int]:
         """Waiting deliveries of these subscribers: of ``week``, or any (earlier retries too)."""
