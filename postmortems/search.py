@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from html import unescape
+
+import markdown
 from django.contrib.postgres.search import SearchHeadline
 from django.db.models import TextField, Value
 from django.db.models.functions import Concat
-from django.utils.html import escape
+from django.utils.html import escape, strip_tags
 from django.utils.safestring import SafeString, mark_safe
 
 from postmortems.filtersets import search_query
 from postmortems.models import SEARCH_CONFIG, Incident
+from postmortems.rendering import MARKDOWN_EXTENSIONS
 
 # ts_headline copies the stored text verbatim, HTML included. Marking matches
 # with characters that never occur in postmortems lets us escape everything
@@ -43,5 +47,13 @@ def search_snippets(incident_ids: list[int], text: str) -> dict[int, SafeString]
 
 
 def highlight(snippet: str) -> SafeString:
-    safe = escape(snippet).replace(START, "<mark>").replace(STOP, "</mark>")
+    safe = escape(as_plain_text(snippet)).replace(START, "<mark>").replace(STOP, "</mark>")
     return mark_safe(safe)  # escaped above; only our own tags added
+
+
+def as_plain_text(snippet: str) -> str:
+    """The words a reader of the rendered postmortem sees: Markdown syntax (``**``, ``#``,
+    link targets) and stored HTML tags removed, on one line. The match markers are plain
+    characters to Markdown, so they come through where their words do."""
+    rendered = markdown.markdown(snippet, extensions=MARKDOWN_EXTENSIONS)
+    return " ".join(unescape(strip_tags(rendered)).split())

@@ -195,3 +195,17 @@ def test_the_filter_form_offers_every_vendor_and_keeps_the_chosen_ones(client, v
     assert '<option value="zeta" selected>Zeta &amp; Sons</option>' in select
     assert '<option value="acme" selected>Acme Cloud</option>' in select
     assert '<option value="mid">Mid Networks</option>' in select
+
+
+def test_search_snippets_read_as_the_rendered_text_not_its_markdown(client, viewer):
+    IncidentFactory(
+        title="Marked up",
+        summary="## What happened\n\nThe **certificate** for [the API](https://api.example.com/) "
+        "expired; `renew.sh` had not run.",
+    )
+    client.force_login(viewer)
+
+    body = client.get(LIST, {"q": "certificate"}).content.decode()
+
+    assert "What happened The <mark>certificate</mark> for the API expired;" in body
+    assert "**" not in body and "##" not in body and "](https" not in body
