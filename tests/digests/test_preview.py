@@ -119,3 +119,10 @@ def test_a_malformed_week_is_a_400_that_says_why(signed_in):
     assert "2026 has no week 60." in missing.content.decode()
 
     assert signed_in.get(PREVIEW_EMAIL, {"week": "nope"}).status_code == 400
+
+
+def test_the_plain_text_preview_can_be_scrolled_from_the_keyboard(signed_in):
+    page = signed_in.get(PREVIEW).content.decode()
+
+    # A scrollable region must take focus, or keyboard users cannot read its long lines.
+    assert '<pre class="digest-preview-text" tabindex="0"' in page
