@@ -8,27 +8,8 @@ from django.views.decorators.http import require_POST
 from accounts.forms import ApiTokenForm, ProfileForm
 from accounts.models import ApiToken
 from accounts.services import profile_for, remember_time_zone
+from accounts.settings_page import SETTINGS_TEMPLATE, settings_context
 from accounts.tokens import create_token, revoke_token
-from digests.forms import DigestSubscriptionForm, digest_settings
-
-SETTINGS_TEMPLATE = "accounts/settings.html"
-
-
-def settings_context(
-    request: HttpRequest,
-    *,
-    form: ProfileForm | None = None,
-    token_form: ApiTokenForm | None = None,
-    digest_form: DigestSubscriptionForm | None = None,
-    new_key: str = "",
-) -> dict:
-    return {
-        "form": form or ProfileForm(instance=profile_for(request.user)),
-        "token_form": token_form or ApiTokenForm(),
-        "tokens": ApiToken.objects.filter(user=request.user).active(),
-        "digest": digest_settings(request.user, form=digest_form),
-        "new_key": new_key,
-    }
 
 
 @login_required

@@ -182,7 +182,7 @@ def prepare(*, slugs: int, deep_pages: int) -> Fixtures:
 
 def after_params(cursor: str) -> dict:
     """The floor's keyset parameters for a Hindsight cursor (the last row of the page before)."""
-    from postmortems.pagination import SortKey, decode_cursor
+    from core.pagination import SortKey, decode_cursor
 
     values, _ = decode_cursor(cursor, SortKey(("started_at", "id"), descending=True))
     return {"after": values[0], "after_id": values[1]}
@@ -194,8 +194,8 @@ def html_deep_page(fx: Fixtures, slug: str, vendor_id: int) -> dict:
     Following 100 "Next" links would compute the page's facet counts 100 times; the cursor
     is the one the list itself encodes for the last row of the page before.
     """
+    from core.pagination import SortKey, encode_cursor
     from postmortems.models import Incident, IncidentVendor
-    from postmortems.pagination import SortKey, encode_cursor
     from postmortems.views.incidents import PAGE_SIZE, SORTS
 
     key: SortKey = SORTS["newest"][1]

@@ -90,6 +90,7 @@ urlpatterns = [
     path("", include("postmortems.api.urls")),
     path("", include("imports.api.urls")),
     path("", include("patterns.api.urls")),
+    path("", include("timeline.api.urls")),
     # Last: any other /api/ path gets a JSON 404 in the API's error shape.
     re_path(r"^.*$", unknown_endpoint, name="api-unknown"),
 ]

@@ -297,6 +297,48 @@ CELERY_BEAT_SCHEDULE["send-due-digests"] = {
     "schedule": DIGEST_SCAN_SECONDS,
 }
 
+# --- Status-page fetching -------------------------------------------------------
+# Users type polled URLs, so imports/fetching.py fetches only from public addresses, except
+# the networks, addresses or host names an operator lists here (an on-prem status page), and
+# bounds each fetch: bytes after decompression, seconds for all of it, redirects followed.
+
+
+def _fetch_allowed(name: str) -> list[str]:
+    import ipaddress
+    import re
+
+    # Labels of letters, digits, - and _; a last label of digits only is a mistyped address.
+    host_name = re.compile(r"(?!(.*\.)?\d+\.?$)([\w-]{1,63}\.)*[\w-]{1,63}\.?", re.ASCII)
+    entries = env.list(name, default=[])
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError:
+            if not host_name.fullmatch(entry):
+                raise ImproperlyConfigured(
+                    f"{name} must list networks (10.20.0.0/16), addresses or host names, "
+                    f"separated by commas; {entry!r} is none of them."
+                ) from None
+    return entries
+
+
+def _fetch_limit(name: str, default: float, cast: type, minimum: float) -> float:
+    text = env.str(name, default=str(default))
+    try:
+        value = cast(text)
+    except ValueError:
+        value = None
+    if value is None or not minimum <= value < float("inf"):  # nan fails both
+        number = "a whole number" if cast is int else "a number"
+        raise ImproperlyConfigured(f"{name} must be {number} of at least {minimum}, not {text!r}.")
+    return value
+
+
+STATUS_FETCH_ALLOWED_NETWORKS = _fetch_allowed("STATUS_FETCH_ALLOWED_NETWORKS")
+STATUS_FETCH_MAX_BYTES = _fetch_limit("STATUS_FETCH_MAX_BYTES", 64 * 1024 * 1024, int, 1)
+STATUS_FETCH_TIMEOUT = _fetch_limit("STATUS_FETCH_TIMEOUT", 30.0, float, 0.1)
+STATUS_FETCH_MAX_REDIRECTS = _fetch_limit("STATUS_FETCH_MAX_REDIRECTS", 5, int, 0)
+
 # --- Pattern analysis ---------------------------------------------------------
 # Incidents a combination needs before it is a pattern, and how soon a vendor hit again
 # by the same change type or category counts as a recurrence.

@@ -17,6 +17,7 @@ from operator import itemgetter
 
 import psycopg
 from django.db import connection, models
+from django.utils import timezone
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -138,7 +139,10 @@ def iso(value: object) -> str:
 
 
 def default(field: models.Field, now: str) -> object:
-    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+    # A field stamped with the time of its write (auto_now, or a timezone.now default) takes
+    # the statement's ``now``, as every row of one write shares one instant.
+    stamped = field.default is timezone.now
+    if stamped or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return now
     value = field.get_default()
     return json.dumps(value) if isinstance(field, models.JSONField) else value

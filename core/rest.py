@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from rest_framework import exceptions, parsers, serializers, status
@@ -34,9 +35,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.utils.urls import replace_query_param
 
-from accounts.models import ApiToken
-from core.json_codec import UNREAD, read_json_fast
-from postmortems.pagination import InvalidCursor, KeysetPage, SortKey, decode_cursor, keyset_page
+from core.json_codec import MAX_DEPTH, UNREAD, nested_deeper_than, read_json_fast
+from core.pagination import InvalidCursor, KeysetPage, SortKey, decode_cursor, keyset_page
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -45,6 +45,9 @@ logger = logging.getLogger("django.request")
 
 NON_FIELD = "non_field_errors"
 DJANGO_NON_FIELD = "__all__"
+# psycopg's words when a parameter holds a NUL (it refuses before sending), and the fields'.
+NUL_REFUSED = "cannot contain NUL"
+NUL_MESSAGE = "Null characters are not allowed."
 
 
 # --- Errors -------------------------------------------------------------------
@@ -85,7 +88,7 @@ class PreconditionRequired(ApiError):
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """Answer every exception raised in an API view with the one error shape."""
-    exc = as_api_exception(exc)
+    exc = nul_refusal(exc, context) or as_api_exception(exc)
     if exc is None:
         return server_error_response(context)
     from rest_framework.views import exception_handler  # not at import time: see the docstring
@@ -103,6 +106,11 @@ def as_api_exception(exc: Exception) -> exceptions.APIException | None:
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return PayloadTooLarge(f"The request body is larger than the {limit} bytes accepted.")
+    if isinstance(exc, TooManyFieldsSent):  # read when a view first looks at the query
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return exceptions.ParseError(
+            f"The query string has more than the {limit} parameters accepted."
+        )
     if isinstance(exc, exceptions.APIException):
         return exc
     if isinstance(exc, Http404):
@@ -110,6 +118,23 @@ def as_api_exception(exc: Exception) -> exceptions.APIException | None:
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(*exc.args)
     return None
+
+
+def nul_refusal(exc: Exception, context: dict) -> exceptions.APIException | None:
+    """A NUL character that reached a query: a lookup that cannot match (404), or input named.
+
+    psycopg refuses to send text holding one, so nothing reached the database. Char fields
+    refuse it themselves (DRF's and Django's); this answers for what no field checks, such
+    as a slug in the URL or a query parameter looked up as it is.
+    """
+    if not isinstance(exc, DataError) or NUL_REFUSED not in str(exc):
+        return None
+    if any("\x00" in str(value) for value in (context.get("kwargs") or {}).values()):
+        return exceptions.NotFound()
+    request = context.get("request")
+    params = request.query_params.lists() if request is not None else ()
+    fields = {name: [NUL_MESSAGE] for name, values in params if any("\x00" in v for v in values)}
+    return exceptions.ValidationError(fields or {NON_FIELD: [NUL_MESSAGE]})
 
 
 def server_error_response(context: dict) -> Response:
@@ -229,6 +254,9 @@ READ_ONLY_TOKEN_MESSAGE = (
 )
 
 
+TOO_DEEP = f"JSON parse error - the body is nested deeper than {MAX_DEPTH} levels."
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, reading UTF-8 bodies through orjson where that reads them exactly
     (``core.json_codec``); DRF's own reading, and its errors, otherwise. A pushed status
@@ -237,12 +265,22 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = parsers.get_encoding(parser_context or {})
         if stream is None or codecs.lookup(encoding).name != "utf-8":
-            return super().parse(stream, media_type, parser_context)
+            return self.read_with_drf(stream, media_type, parser_context)
         data = stream.read()
+        # Before reading: the standard library would overflow Python's stack on it, and
+        # nothing downstream (encoding it again, storing it as jsonb) takes it either.
+        if nested_deeper_than(data, MAX_DEPTH):
+            raise exceptions.ParseError(TOO_DEEP)
         document = read_json_fast(data)
         if document is UNREAD:  # not JSON, or not plain JSON: DRF reads it or says why not
-            return super().parse(io.BytesIO(data), media_type, parser_context)
+            return self.read_with_drf(io.BytesIO(data), media_type, parser_context)
         return document
+
+    def read_with_drf(self, stream, media_type, parser_context):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:  # a body in another encoding, not checked above
+            raise exceptions.ParseError(TOO_DEEP) from exc
 
 
 class ApiPermission(BasePermission):
@@ -256,7 +294,9 @@ class ApiPermission(BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False  # DRF answers 401 (NotAuthenticated)
         token = request.auth
-        read_only = isinstance(token, ApiToken) and not token.can_write
+        # An API token says whether it may write (accounts.ApiToken.can_write); a session
+        # has no token and may do what its user may.
+        read_only = token is not None and not getattr(token, "can_write", True)
         if read_only and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied(READ_ONLY_TOKEN_MESSAGE, code="read_only_token")
         return True
@@ -292,7 +332,7 @@ class ApiAnonRateThrottle(AnonRateThrottle):
 
 
 class ApiCursorPagination(CursorPagination):
-    """Cursor pages in a total order, with no COUNT, over ``postmortems.pagination``.
+    """Cursor pages in a total order, with no COUNT, over ``core.pagination``.
 
     DRF's own cursor logic keys on one column and cannot page across NULLs
     (imported incidents may have no start time); the project's keyset pages on

@@ -82,14 +82,11 @@ def deliveries_to_queue(now: datetime) -> list[int]:
     )
 
 
-def enqueue_due_digests(now: datetime | None = None) -> str:
-    """Create due deliveries and queue a send task for each waiting one."""
-    from digests.tasks import send_digest
-
+def claim_due_digests(now: datetime | None = None) -> tuple[int, list[int]]:
+    """Create due deliveries and mark the waiting ones queued now: (how many became due,
+    the ids to queue a send task for). The caller, a beat task, queues them."""
     now = now or timezone.now()
     created = create_due_deliveries(now)
     ids = deliveries_to_queue(now)
     DigestDelivery.objects.filter(pk__in=ids).update(enqueued_at=now)
-    for pk in ids:
-        send_digest.delay(pk)
-    return f"{created} digests became due, {len(ids)} queued"
+    return created, ids

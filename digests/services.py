@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from digests import emails, tokens
+from digests import emails, signals, tokens
 from digests.models import DigestSubscription
 from postmortems.models import FailureCategory, Vendor
 
@@ -74,9 +74,7 @@ def add_email_subscriber(
 
 def request_confirmation(*, subscription: DigestSubscription) -> None:
     """Queue the confirmation email for when the current transaction commits."""
-    from digests.tasks import send_confirmation  # tasks imports this module
-
-    send_confirmation.delay_on_commit(subscription.pk)
+    signals.confirmation_requested.send(sender=DigestSubscription, subscription_id=subscription.pk)
 
 
 @transaction.atomic

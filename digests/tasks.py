@@ -1,10 +1,12 @@
 """Celery entry points for the digest: each a few lines over ``digests.sending``/``delivery``."""
 
 import time
+from datetime import datetime
 
 from celery import shared_task
+from django.dispatch import receiver
 
-from digests import delivery, sending, services
+from digests import delivery, sending, services, signals
 from digests.content import DigestCache
 
 # Sections shared by subscribers with the same filters are built once per worker for a
@@ -21,8 +23,12 @@ def worker_cache() -> DigestCache:
 
 
 @shared_task
-def enqueue_due_digests() -> str:
-    return sending.enqueue_due_digests()
+def enqueue_due_digests(now: datetime | None = None) -> str:
+    """Beat's scan: create the deliveries that became due and queue one send task each."""
+    created, ids = sending.claim_due_digests(now)
+    for pk in ids:
+        send_digest.delay(pk)
+    return f"{created} digests became due, {len(ids)} queued"
 
 
 @shared_task(bind=True, max_retries=None)
@@ -36,3 +42,8 @@ def send_digest(self, delivery_id: int) -> str:
 @shared_task
 def send_confirmation(subscription_id: int) -> str:
     return services.send_confirmation(subscription_id)
+
+
+@receiver(signals.confirmation_requested)
+def queue_confirmation(sender, subscription_id: int, **kwargs) -> None:
+    send_confirmation.delay_on_commit(subscription_id)

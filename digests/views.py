@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services import profile_for
-from accounts.views import SETTINGS_TEMPLATE, settings_context
+from accounts.settings_page import SETTINGS_TEMPLATE, settings_context
 from digests import content, emails, schedule, services, tokens
 from digests.forms import DigestSubscriptionForm
 from digests.models import DigestSubscription

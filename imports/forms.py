@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import forms
 
+from imports.fetching import validate_fetch_url
 from imports.models import StatusSource
 
 
@@ -15,6 +16,11 @@ class StatusSourceForm(forms.ModelForm):
         fields = ["url", "format"]
         labels = {"url": "Status page URL"}
         help_texts = {"url": "e.g. https://www.githubstatus.com/api/v2/incidents.json"}
+
+    def clean_url(self) -> str:
+        # Scheme and literal addresses only: a host name is checked when it is polled.
+        validate_fetch_url(self.cleaned_data["url"])
+        return self.cleaned_data["url"]
 
     def save(self, commit: bool = True) -> StatusSource:
         self.instance.poll_interval = timedelta(minutes=self.cleaned_data["interval_minutes"])

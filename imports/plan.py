@@ -7,19 +7,21 @@ moments land, and whether an incident is fit to write at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator
-from django.db.models import Max, Model
+from django.core.validators import MaxLengthValidator, URLValidator
+from django.db.models import Model
 
+from core.json_codec import jsonb_refusal
 from imports.records import ImportedComponent, ImportedIncident, ImportedUpdate
+from postmortems import limits
 from postmortems.choices import Severity
-from postmortems.models import Incident, Service, moment_order_errors
-from timeline.choices import MOMENT_OF_KIND, EventKind
+from postmortems.models import Incident, Service, Source, moment_order_errors
+from timeline.choices import EventKind
 from timeline.models import TimelineEvent
 from timeline.services import NewEvent
 
@@ -30,9 +32,11 @@ IMPACT_SEVERITY = {
     "none": Severity.NONE,
     "maintenance": Severity.NONE,
 }
-# The incident fields the importer owns (and a person may override).
+# The incident fields the importer owns (and a person may override). The summary holds a
+# title too long for its field, whole.
 OWNED_FIELDS = (
     "title",
+    "summary",
     "severity",
     "started_at",
     "resolved_at",
@@ -42,6 +46,12 @@ OWNED_FIELDS = (
 MARKERS = (EventKind.DETECTION, EventKind.MITIGATION, EventKind.RESOLUTION)
 CLOSING = ("resolved", "completed", "postmortem")
 EVENT_FIELDS = ("occurred_at", "kind", "description", "body_format")
+ELLIPSIS = "…"
+# Stripped before the ellipsis, so that a cut title does not end in "…," or ".…".
+TRAILING = " \t\r\n,;:.-\u2013\u2014"  # and en and em dashes
+LINK_VALIDATOR = URLValidator(schemes=["http", "https"])
+TITLE_LIMIT = Incident._meta.get_field("title").max_length
+SOURCE_URL_LIMIT = Source._meta.get_field("url").max_length
 
 
 @dataclass
@@ -52,32 +62,77 @@ class Desired:
     fields: dict
     events: list[NewEvent]
     components: list[ImportedComponent]
+    link: str = ""  # the incident's page on the vendor's status page, when usable
 
 
 def desired_state(*, source: str, item: ImportedIncident) -> Desired:
-    events = classify_updates(item)
+    started_at = start_of(item)
+    events = classify_updates(item, started_at)
     for event in events:
         event.source = source
     resolutions = [e.occurred_at for e in events if e.kind == EventKind.RESOLUTION]
     # The end comes from the updates when they give one; else from the page;
     # a closed incident with neither has an unknown duration, not a zero one.
     resolved_at = max(resolutions) if resolutions else item.resolved_at
-    if resolved_at and item.started_at and resolved_at <= item.started_at:
+    if resolved_at and started_at and resolved_at <= started_at:
         resolved_at = None
     closed = item.status.lower() in CLOSING
+    title = shortened(item.title, TITLE_LIMIT)
     return Desired(
         item=item,
         fields={
-            "title": item.title[:300] or f"Untitled incident {item.external_id}",
+            "title": title or f"Untitled incident {item.external_id}",
+            # The whole title, where a person reads it, when the title field cannot hold it.
+            "summary": item.title if title != item.title else "",
             "severity": IMPACT_SEVERITY.get(item.impact.lower(), Severity.MINOR),
-            "started_at": item.started_at,
+            "started_at": started_at,
             "resolved_at": resolved_at,
             "duration_unknown": closed and resolved_at is None,
             "is_maintenance": item.is_maintenance,
         },
         events=events,
         components=item.components,
+        link=usable_link(item.url),
     )
+
+
+def start_of(item: ImportedIncident) -> datetime | None:
+    """When the incident started: the page's start, or its first update when that is earlier.
+
+    Pages move ``started_at`` after the fact (to when the cause began, or when one of
+    several problems did), sometimes hours after their first updates: those updates show
+    the incident was under way, and the start is never after the detection. A
+    maintenance starts at its window, whatever was announced before it.
+    """
+    if item.is_maintenance or not item.updates or item.started_at is None:
+        return item.started_at
+    return min(item.started_at, min(update.display_at for update in item.updates))
+
+
+def shortened(title: str, limit: int) -> str:
+    """``title`` within ``limit`` characters: cut after a whole word, with an ellipsis."""
+    if len(title) <= limit:
+        return title
+    head = title[: limit - len(ELLIPSIS)]
+    # The word the cut falls in is left out, unless it is the only long stretch there is
+    # (a URL, a run without spaces): half the room lost is worse than a cut word.
+    whole = re.match(r"(.*\S)\s+\S*$", head, re.DOTALL)
+    if not title[len(head)].isspace() and whole and len(whole.group(1)) >= limit // 2:
+        head = whole.group(1)
+    return (head.rstrip(TRAILING) or head) + ELLIPSIS
+
+
+def usable_link(url: str) -> str:
+    """The page's link for the incident when it is an absolute web address that fits a
+    source; otherwise none (a bad link never keeps the incident out)."""
+    url = url.strip()
+    if not url or len(url) > SOURCE_URL_LIMIT:
+        return ""
+    try:
+        LINK_VALIDATOR(url)
+    except ValidationError:
+        return ""
+    return url
 
 
 # --- Updates → timeline events -------------------------------------------------
@@ -100,26 +155,29 @@ def update_kind(status: str, *, detected: bool, has_resolved: bool) -> str:
     return EventKind.STATUS_UPDATE
 
 
-def classify_updates(item: ImportedIncident) -> list[NewEvent]:
-    """Timeline events for the updates, kinds chosen so the moments stay in order."""
+def classify_updates(item: ImportedIncident, started_at: datetime | None) -> list[NewEvent]:
+    """Timeline events for the updates, kinds chosen so the moments stay in order.
+
+    ``started_at`` is the incident's start (``start_of``): only a maintenance's
+    announcements come before it. The vendor's write-up, when the page has one, is a note.
+    """
     updates = sorted(item.updates, key=lambda u: (u.display_at, u.created_at or u.display_at))
     has_resolved = any(u.status.lower() in ("resolved", "completed") for u in updates)
     events, detected = [], False
     for update in updates:
         kind = update_kind(update.status, detected=detected, has_resolved=has_resolved)
-        if kind in MARKERS and item.started_at and update.display_at < item.started_at:
-            kind = EventKind.STATUS_UPDATE  # a back-dated update cannot precede the start
-        if (
-            kind == EventKind.RESOLUTION
-            and item.started_at
-            and update.display_at <= item.started_at
-        ):
+        if kind in MARKERS and started_at and update.display_at < started_at:
+            kind = EventKind.STATUS_UPDATE  # announced before the window it marks
+        if kind == EventKind.RESOLUTION and started_at and update.display_at <= started_at:
             # Backfilled history "resolves" at its creation time: that is not
             # an end, and must not make a zero-length outage.
             kind = EventKind.STATUS_UPDATE
         detected |= kind == EventKind.DETECTION
         events.append(new_event(update, kind))
     keep_moments_in_order(events)
+    if item.postmortem is not None:
+        # Often published days later: an account of the incident, never one of its moments.
+        events.append(new_event(item.postmortem, EventKind.NOTE))
     return events
 
 
@@ -166,52 +224,47 @@ def demote(events: list[NewEvent], kind: str) -> None:
 # --- Moments, person's edits, fitness ------------------------------------------------
 
 
-def synced_moments(
-    moments: dict, events: Iterable[tuple[str, datetime]], removed: Iterable[tuple] = ()
-) -> dict:
-    """The moments once the timeline's marker events set them.
-
-    The same rule as ``timeline.services.sync_incident_moments``, on events in memory: a
-    moment with no marker event keeps its value unless the event that set it was just
-    moved or re-kinded (``removed`` holds such events' old (kind, time)).
-    """
-    times: dict[str, list[datetime]] = {}
-    for kind, at in events:
-        if kind in MOMENT_OF_KIND:
-            times.setdefault(kind, []).append(at)
-    result = dict(moments)
-    removed = set(removed)
-    for kind, (moment, aggregate) in MOMENT_OF_KIND.items():
-        found = times.get(kind)
-        if found:
-            result[moment] = max(found) if aggregate is Max else min(found)
-        elif (kind, result.get(moment)) in removed:
-            result[moment] = None
-    return result
-
-
 def encode(value) -> object:
     """A field's value as ``imported_values`` stores it (JSON: datetimes as UTC ISO text)."""
     return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
 
 
 def edited_by_a_person(current: dict, imported_values: dict) -> set[str]:
-    """Owned fields whose value is no longer what the importer last wrote."""
+    """Owned fields whose value is no longer what the importer last wrote.
+
+    A field the importer took on after the incident was first imported (the summary) has
+    no entry yet: there, anything but the field's default was a person's writing.
+    """
     return {
         name
         for name in OWNED_FIELDS
-        if name in imported_values and encode(current[name]) != imported_values[name]
+        if (
+            encode(current[name]) != imported_values[name]
+            if name in imported_values
+            else current[name] != field_default(name)
+        )
     }
 
 
 def imported_values(final: dict, *, current: dict | None = None, last: dict | None = None) -> dict:
     """What the importer now stands behind: a person's value it left alone keeps the old entry,
-    so that person's edit keeps winning on the next import too."""
+    so that person's edit keeps winning on the next import too. Entries that are not owned
+    fields (the source link, ``imports/source_links.py``) are carried over."""
+    last = last or {}
     kept = edited_by_a_person(current, last) if current is not None and last else set()
-    return {
-        name: last[name] if name in kept and final[name] == current[name] else encode(final[name])
-        for name in OWNED_FIELDS
-    }
+    values = {name: value for name, value in last.items() if name not in OWNED_FIELDS}
+    for name in OWNED_FIELDS:
+        if name in kept and final[name] == current[name]:
+            # No entry yet: None, which no value a person leaves there encodes to.
+            values[name] = last.get(name)
+        else:
+            values[name] = encode(final[name])
+    return values
+
+
+@cache
+def field_default(name: str) -> object:
+    return Incident._meta.get_field(name).get_default()
 
 
 def problem(desired: Desired) -> str | None:
@@ -232,6 +285,61 @@ def problem(desired: Desired) -> str | None:
     if len(set(ids)) != len(ids):
         twice = sorted({i for i in ids if ids.count(i) > 1})
         return f"Update {twice[0]!r} appears more than once in this incident."
+    return content_problem(desired)
+
+
+def content_problem(desired: Desired) -> str | None:
+    """What Hindsight could not store, show or index of the incident (``postmortems.limits``),
+    in words; None when nothing. The same limits as a person's edits, checked before the
+    chunk is written, so the report names the field rather than the database's complaint."""
+    item, fields = desired.item, desired.fields
+    title, summary = fields["title"], fields.get("summary", "")
+    reason = text_problem(desired)
+    if reason:
+        return reason
+    for name, label in (("started_at", "The start"), ("resolved_at", "The end")):
+        if fields[name] is not None and not limits.time_in_range(fields[name]):
+            return f"{label}, {fields[name].isoformat()}, is not {limits.TIME_RANGE}."
+    for event in desired.events:
+        reason = event_problem(event)
+        if reason:
+            return f"Update {event.external_id!r}: {reason}."
+    if limits.nesting_problem(summary):
+        return f"Summary: the title is {limits.NESTING}, too deep to show."
+    refused = jsonb_refusal(item.raw)
+    if refused:
+        path, what = refused
+        return f"The page's JSON for it holds {what} at {path}, which PostgreSQL cannot store."
+    too_big = limits.search_index_problem({"title": title, "summary": summary})
+    return too_big[1] if too_big else None
+
+
+def text_problem(desired: Desired) -> str | None:
+    """The first text of the incident that PostgreSQL cannot store, named."""
+    item, events = desired.item, desired.events
+    values = [item.external_id, desired.fields["title"], desired.fields.get("summary", "")]
+    values += [text for c in item.components for text in (c.external_id, c.name)]
+    values += [text for e in events for text in (e.external_id, e.description)]
+    # One search over all of it: this runs for every incident of every payload.
+    if limits.storable("".join(values)):
+        return None
+    labels = ["Incident id", "Title", "Summary"]
+    labels += [label for _ in item.components for label in ("Component id", "Component name")]
+    labels += [
+        label for e in events for label in ("Update id", f"The text of update {e.external_id!r}")
+    ]
+    for label, text in zip(labels, values, strict=True):
+        reason = limits.text_problem(text)
+        if reason:
+            return f"{label} {reason}."
+    return None
+
+
+def event_problem(event: NewEvent) -> str | None:
+    if not limits.time_in_range(event.occurred_at):
+        return f"its time, {event.occurred_at.isoformat()}, is not {limits.TIME_RANGE}"
+    if limits.nesting_problem(event.description, event.body_format):
+        return f"its text is {limits.NESTING}, too deep to show"
     return None
 
 

@@ -1,18 +1,21 @@
-"""Polling vendors' status pages: conditional GET, timeouts, exponential backoff."""
+"""Polling vendors' status pages: conditional GET, exponential backoff.
+
+Fetches go through imports/fetching.py: public addresses only, a deadline for the whole
+fetch, a size cap and checked redirects, because whoever may change vendors picks the URL.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import requests
 from django.db.models import F
 from django.utils import timezone
 
+from imports import fetching
 from imports.models import StatusSource
 from imports.records import PayloadError
 from imports.services import collector_paused, import_batch, parse_payload
 
-TIMEOUT = (5, 30)  # seconds to connect, seconds between bytes
 MAX_BACKOFF = timedelta(hours=6)
 USER_AGENT = "Hindsight status-page importer"
 
@@ -40,19 +43,22 @@ def poll_source_by_id(source_id: int) -> str:
 
 
 @collector_paused()
-def poll_source(source: StatusSource, *, session: requests.Session | None = None) -> str:
+def poll_source(source: StatusSource) -> str:
     """Fetch the page (conditionally), import what changed, and record the outcome."""
     now = timezone.now()
     source.last_polled_at = now
     try:
-        response = (session or requests).get(
-            source.url, headers=conditional_headers(source), timeout=TIMEOUT
-        )
-        if response.status_code == 304:
+        response = fetching.fetch(source.url, headers=conditional_headers(source))
+        if response.status == 304:
             return record_success(source, now, note="not modified")
-        response.raise_for_status()
+        if response.status >= 400:
+            return record_failure(source, now, f"HTTP {response.status} from the status page")
         batch = parse_payload(source.format, response.content)
-    except (requests.RequestException, PayloadError) as exc:
+    except fetching.FetchError as exc:
+        # Written for the vendor page; a refused address was never contacted, so it says
+        # nothing of what answers there.
+        return record_failure(source, now, str(exc))
+    except PayloadError as exc:
         return record_failure(source, now, describe(exc))
     report = import_batch(vendor=source.vendor, fmt=source.format, batch=batch)
     source.etag = response.headers.get("ETag", "")
@@ -77,12 +83,9 @@ def conditional_headers(source: StatusSource) -> dict[str, str]:
     return headers
 
 
-def describe(exc: Exception) -> str:
-    if isinstance(exc, requests.Timeout):
-        return f"Timed out after {TIMEOUT[1]} s"
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code} from the status page"
-    return str(exc).splitlines()[0][:500]
+def describe(exc: PayloadError) -> str:
+    lines = str(exc).splitlines()
+    return (lines[0] if lines else "The page is not a readable payload")[:500]
 
 
 def record_success(source: StatusSource, now, *, note: str) -> str:

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The update id of a vendor's write-up: Statuspage's own update ids are 12 characters
+# (26 on the pages that imitate it), so it cannot collide with one.
+POSTMORTEM_ID = "postmortem"
+
 
 class PayloadError(ValueError):
     """The payload as a whole is unreadable (not JSON/XML, or not this format)."""
@@ -41,9 +45,12 @@ class ImportedIncident:
     started_at: datetime | None
     resolved_at: datetime | None  # None while open, or when the page gives no usable end
     is_maintenance: bool = False
-    url: str = ""
+    url: str = ""  # the incident's own page on the status page (kept as a source)
     components: list[ImportedComponent] = field(default_factory=list)
     updates: list[ImportedUpdate] = field(default_factory=list)  # oldest first
+    # The vendor's own write-up when the page publishes one apart from its updates
+    # (Statuspage's ``postmortem_body``); its id is POSTMORTEM_ID.
+    postmortem: ImportedUpdate | None = None
     raw: dict = field(default_factory=dict)  # this incident's own JSON, kept for re-parsing
 
 

@@ -33,6 +33,7 @@ from django.db import DataError, IntegrityError, transaction
 from simple_history.models import HistoricalRecords
 
 from core.bulk import load_bytes, store_bytes
+from imports import signals
 from imports.records import ImportBatch, ImportedIncident
 from imports.upsert import Outcome, write_chunk
 from postmortems.models import Vendor
@@ -238,11 +239,10 @@ def runs_in_background(data: bytes, count: int) -> bool:
 def queue_import(*, vendor: Vendor, fmt: str, data: bytes, total: int, user=None):
     """Store the payload as a job and run it on a worker once this transaction commits."""
     from imports.models import ImportJob
-    from imports.tasks import run_import_job
 
     job = ImportJob.objects.create(vendor=vendor, format=fmt, total=total, created_by=user)
     store_bytes(ImportJob, job.id, "payload", compress_payload(data))
-    run_import_job.delay_on_commit(str(job.id))
+    signals.import_queued.send(sender=ImportJob, job_id=str(job.id))
     return job
 
 

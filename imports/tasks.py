@@ -1,6 +1,7 @@
 from celery import shared_task
+from django.dispatch import receiver
 
-from imports import polling, services
+from imports import polling, services, signals
 
 
 @shared_task(bind=True, max_retries=3, default_retry_delay=30)
@@ -11,6 +12,11 @@ def run_import_job(self, job_id: str) -> str:
     return (
         f"job {job_id}: {report.created} created, {report.updated} updated, {report.failed} failed"
     )
+
+
+@receiver(signals.import_queued)
+def queue_import_job(sender, job_id: str, **kwargs) -> None:
+    run_import_job.delay_on_commit(job_id)
 
 
 @shared_task

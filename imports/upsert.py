@@ -1,11 +1,12 @@
 """Writing a chunk of imported incidents in a fixed number of statements.
 
 ``write_chunk`` runs inside one transaction, for incidents whose external ids are distinct.
-It reads what exists (the incidents, locked; their timeline; their services), decides in
-memory what each incident needs (``imports/plan.py``), then writes each kind of row in one
+It reads what exists (the incidents, locked; their timeline; their services; the sources of
+those whose page link changed), decides in memory what each incident needs
+(``imports/plan.py``, ``imports/source_links.py``), then writes each kind of row in one
 statement: new incidents and their history, changed incidents and theirs, new and edited
-timeline events and theirs, services, and the links between them. However many incidents
-the chunk holds, the statements are the same.
+timeline events and theirs, services, the links between them, and the vendor's pages as
+sources. However many incidents the chunk holds, the statements are the same.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from imports.plan import (
     imported_values,
     order_problem,
     problem,
-    synced_moments,
 )
 from imports.records import ImportedIncident
+from imports.source_links import LinkChange, new_links, plan_links, with_link, write_links
+from postmortems import rules
 from postmortems.choices import Origin, ReviewStatus
 from postmortems.models import MOMENTS, Incident, IncidentVendor, Service, Vendor
-from postmortems.services import slug_base
+from postmortems.rules import slug_base, synced_moments
 from timeline.models import TimelineEvent
 from timeline.services import NewEvent
 
@@ -85,11 +87,17 @@ class Change:
     next_position: int  # after the timeline's last event
     imported_values: dict
     services: list[int] = field(default_factory=list)  # links to add
+    link: LinkChange | None = None  # the vendor's page for it, as a source to add or move
 
     @property
     def changed(self) -> bool:
         return bool(
-            self.fields or self.raw_changed or self.new_events or self.edits or self.services
+            self.fields
+            or self.raw_changed
+            or self.new_events
+            or self.edits
+            or self.services
+            or self.link
         )
 
 
@@ -117,6 +125,7 @@ def write_chunk(
     outcomes.update(failed_new)
     services = vendor_services(vendor, [*(d for d, _ in new), *(c.desired for c in changes)])
     add_missing_links(changes, services)
+    plan_links(changes, vendor)
     outcomes.update(
         create_incidents(vendor=vendor, source=source, new=new, services=services, user=user)
     )
@@ -218,10 +227,10 @@ def create_incidents(
                 source,
                 desired.item.external_id,
                 json_text(desired.item.raw),
-                json_text(imported_values(state)),
+                json_text(with_link(imported_values(state), desired.link)),
                 status,
                 # Incident.save() stamps the publication time; COPY does not call it.
-                now if published else None,
+                rules.publication_time(status, None, now),
                 not published,
                 *state_values(state),
             )
@@ -251,6 +260,9 @@ def create_incidents(
             for c in desired.components
         },
         now=now,
+    )
+    write_links(
+        new_links(((pk, d.link) for pk, (d, _) in zip(ids, new, strict=True)), vendor), now=now
     )
     if user is not None:
         copy_rows(
@@ -434,9 +446,10 @@ def write_changes(changes: list[Change]) -> dict[str, Outcome]:
     changed = [c for c in changes if c.changed]
     edited = [c for c in changed if c.fields]
     # The page changed only what is kept verbatim: no edit for the history.
+    # Of all the changes: a link recorded anew (a source a person removed) is no visible change.
     quiet = [
         c
-        for c in changed
+        for c in changes
         if not c.fields and (c.raw_changed or c.imported_values != c.incident.imported_values)
     ]
     for change in edited + quiet:
@@ -446,7 +459,7 @@ def write_changes(changes: list[Change]) -> dict[str, Outcome]:
         incident.raw_payload = change.desired.item.raw
         incident.imported_values = change.imported_values
     for change in edited:
-        change.incident.version += 1
+        change.incident.version = rules.next_version(change.incident.version)
         change.incident.updated_at = now
     if edited:
         fields = ("id", *STATE_FIELDS, "version", "updated_at", "raw_payload", "imported_values")
@@ -464,12 +477,13 @@ def write_changes(changes: list[Change]) -> dict[str, Outcome]:
     )
     edit_events({event_id: new for c in changed for event_id, new in c.edits.items()}, now=now)
     link_services({(c.incident.id, s): None for c in changed for s in c.services}, now=now)
+    write_links([c.link for c in changed if c.link], now=now)
     return {
         c.incident.external_id: Outcome(
             c.incident.external_id,
             "updated" if c.changed else "unchanged",
             c.incident.slug,
-            published=c.changed and c.incident.status == ReviewStatus.PUBLISHED,
+            published=c.changed and rules.affects_patterns(c.incident.status),
         )
         for c in changes
     }

@@ -45,7 +45,9 @@ class AttributeFilter(django_filters.Filter):
     field_class = AttributeListField
 
     def filter(self, queryset, value: list[str]):
-        return queryset.filter(attributes__contains=value) if value else queryset
+        # The attributes of the combinations folded into a pattern count too: its members
+        # share them all, and no other pattern is left to find them by.
+        return queryset.filter(shared_attributes__contains=value) if value else queryset
 
 
 def vendor_exists(slug: str) -> None:
@@ -56,7 +58,8 @@ def vendor_exists(slug: str) -> None:
 
 class PatternFilterSet(django_filters.FilterSet):
     attribute = AttributeFilter(
-        help_text="Patterns containing every attribute given, e.g. `ct:config-change` or "
+        help_text="Patterns whose incidents share every attribute given (the pattern's own "
+        "or those of the combinations folded into it), e.g. `ct:config-change` or "
         "`cat:non-staged-rollout`; repeat the parameter or separate with commas.",
     )
     vendor = django_filters.CharFilter(

@@ -5,6 +5,9 @@ factors whatever their role (``cat:<slug>``). Only published incidents count. Ev
 combination of 2 or 3 attributes shared by at least ``min_support`` incidents is counted in
 PostgreSQL; only *closed* combinations are kept (a combination is dropped when a larger one
 containing it has exactly the same member incidents: it says nothing the larger one does not).
+Members sharing more attributes than a combination holds would still leave every 3-attribute
+subset of them standing, each with the same members: such combinations are folded into one,
+which lists the others as its ``equivalents`` (see ``same_members``).
 
 Ranking::
 
@@ -28,11 +31,12 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from itertools import combinations
-from operator import attrgetter, or_
+from operator import attrgetter, is_, or_
 
 from django.db import connection, transaction
 from django.db.models import CharField, Value
@@ -65,10 +69,21 @@ class MinedPattern:
     latest_prior_actions: tuple[int, ...] = ()
     title: str = ""
     score: float = 0.0
+    # The other combinations with exactly these members, folded into this one.
+    equivalents: tuple[tuple[str, ...], ...] = ()
 
     @property
     def key(self) -> str:
         return "+".join(self.attributes)
+
+    @property
+    def equivalent_keys(self) -> tuple[str, ...]:
+        return tuple("+".join(attributes) for attributes in self.equivalents)
+
+    @property
+    def shared_attributes(self) -> tuple[str, ...]:
+        """Its attributes and its equivalents': every member has all of them."""
+        return tuple(sorted({a for attrs in (self.attributes, *self.equivalents) for a in attrs}))
 
 
 _NO_FIRST = 1 << 62
@@ -116,12 +131,19 @@ def recurring_patterns(
 
 
 def mine(
-    vocabulary: Vocabulary, min_support: int, max_size: int = MAX_SIZE, *, now: datetime | None
+    vocabulary: Vocabulary,
+    min_support: int,
+    max_size: int = MAX_SIZE,
+    *,
+    now: datetime | None,
+    stored: Mapping[str, int] | None = None,
 ) -> list[MinedPattern]:
     """``recurring_patterns`` over the working tables of ``profiles.build_working_tables``.
 
     SQL groups the incidents by attribute set (a tenth as many rows at a million incidents);
-    Python lists, for each combination, the sets containing it and adds them up.
+    Python lists, for each combination, the sets containing it and adds them up. ``stored``
+    maps the keys of the patterns already stored to their ids: of combinations with the same
+    members, a stored one represents them, so the pattern keeps its id (see ``_representative``).
     """
     if not 2 <= max_size <= MAX_SIZE:
         raise ValueError(f"max_size must be 2 or 3, not {max_size}.")
@@ -141,10 +163,17 @@ def mine(
         vendor_slugs=_vendor_slugs(loaded.vendor_ids),
         now=now or timezone.now(),
     )
-    mined = [
-        _describe(tuple(vocabulary.keys[c] for c in combo), containing[combo], context)
-        for combo in kept
-    ]
+    folded = same_members(kept, containing, supports)
+    away = {combo for others in folded.values() for combo in others}
+    mined = []
+    for combo in kept:
+        if combo in away:
+            continue
+        group = (combo, *folded.get(combo, ()))
+        named = [tuple(vocabulary.keys[code] for code in codes) for codes in group]
+        first = _representative(named, supports[combo], context, stored or {})
+        others = tuple(attributes for attributes in named if attributes != first)
+        mined.append(_describe(first, containing[combo], context, others))
     return sorted(mined, key=lambda p: (-p.score, p.key))
 
 
@@ -274,6 +303,40 @@ def closed_combinations(supports: dict[tuple, int]) -> list[tuple]:
     return [combo for combo in supports if combo not in folded]
 
 
+def same_members(
+    combos: list[tuple], containing: dict[tuple, list[_Set]], supports: dict[tuple, int]
+) -> dict[tuple, list[tuple]]:
+    """Combinations with exactly the members of an earlier one, by that earlier one.
+
+    Closedness compares a combination with those one attribute larger only, so when the
+    members of a 3-attribute combination share a fourth attribute, every 3-attribute subset
+    of the four stays with exactly the same members. The sets of ``containing`` partition
+    the incidents and every list of them runs in one order, so two combinations have the
+    same members exactly when their lists hold the same sets: the support, the number of
+    sets and the first and last of them pick the candidates, and only those lists are
+    compared whole, by identity.
+    """
+    # The candidates' signature is an int, and a group's list is made only when a second
+    # combination joins it: no container per combination for the cycle collector to scan
+    # (the refresh holds millions of objects; tuples here cost more than the grouping).
+    firsts: dict[int, tuple | list[tuple]] = {}
+    folded: dict[tuple, list[tuple]] = {}
+    for combo in combos:
+        sets = containing[combo]
+        signature = id(sets[0]) ^ (id(sets[-1]) << 1) ^ (len(sets) << 64) ^ (supports[combo] << 96)
+        found = firsts.setdefault(signature, combo)
+        if found is combo:
+            continue
+        candidates = found if isinstance(found, list) else [found]
+        for first in candidates:
+            if len(sets) == len(containing[first]) and all(map(is_, sets, containing[first])):
+                folded.setdefault(first, []).append(combo)
+                break
+        else:  # the same signature, other members: rare
+            firsts[signature] = [*candidates, combo]
+    return folded
+
+
 # --- The latest members -----------------------------------------------------------------------
 
 _LATEST_SQL = f"""
@@ -376,7 +439,31 @@ def _vendor_slugs(vendor_ids: list[int]) -> list[str]:
     return [slugs.get(pk, str(pk)) for pk in vendor_ids]
 
 
-def _describe(attributes: tuple, sets: list[_Set], context: _Context) -> MinedPattern:
+def _representative(
+    group: list[tuple], support: int, context: _Context, stored: Mapping[str, int]
+) -> tuple:
+    """The combination that stands for a group with the same members.
+
+    A stored one first, the oldest if several are (its id and URL stay as they were); then
+    the most attributes, then the highest lift (the rarest attributes: the most telling
+    combination), then the key, so a new group gets the same one on every refresh.
+    """
+    if len(group) == 1:
+        return group[0]
+
+    def rank(attributes: tuple) -> tuple:
+        stored_id = stored.get("+".join(attributes))
+        lift = compute_lift(
+            support, [context.attribute_counts[a] for a in attributes], context.total
+        )
+        return (stored_id is None, stored_id or 0, -len(attributes), -lift, attributes)
+
+    return min(group, key=rank)
+
+
+def _describe(
+    attributes: tuple, sets: list[_Set], context: _Context, equivalents: tuple = ()
+) -> MinedPattern:
     total = _total(sets)
     ranked = _bits(total.vendors, context.vendor_slugs)  # most incidents first
     vendors = tuple(sorted(ranked))
@@ -404,6 +491,7 @@ def _describe(attributes: tuple, sets: list[_Set], context: _Context) -> MinedPa
         latest_prior_actions=tuple(priors),
         title=pattern_title(attributes, context.names, total.support, len(vendors), first_seen),
         score=compute_score(total.support, lift, len(vendors), last_seen, context.now),
+        equivalents=equivalents,
     )
 
 

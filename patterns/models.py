@@ -37,6 +37,7 @@ PATTERN_PAGE_ONLY = (
     "latest_members",
     "latest_prior_actions",
     "quarter_completed_actions",
+    "shared_attributes",
 )
 
 
@@ -73,7 +74,8 @@ class Pattern(models.Model):
     and identifies the combination across refreshes. Every other column is derived by the
     mining engine. Its members are not stored: an incident is a member when its attributes
     (``IncidentProfile.attributes``) contain the pattern's; only the latest ones are kept here,
-    for the pattern's page.
+    for the pattern's page. One pattern per set of members: combinations with exactly the
+    same members are folded into one of them (``equivalent_keys``).
     """
 
     key = models.CharField(max_length=500, unique=True)
@@ -119,6 +121,23 @@ class Pattern(models.Model):
         blank=True,
         help_text="For each of the latest members, the done action items of the members "
         "that started before it: the fixes it recurred after.",
+    )
+    # Members sharing four or more attributes leave several 3-attribute combinations with
+    # exactly the same members; one pattern stands for them (a stored one first, so its id
+    # stays) and names the others here.
+    equivalent_keys = ArrayField(
+        models.CharField(max_length=500),
+        default=list,
+        blank=True,
+        help_text="Keys of the other combinations with exactly the same members, folded into "
+        "this one.",
+    )
+    shared_attributes = ArrayField(
+        models.CharField(max_length=80),
+        default=list,
+        blank=True,
+        help_text="Its attributes and those of the combinations folded into it, sorted: every "
+        "member has all of them.",
     )
     computed_at = models.DateTimeField()
 

@@ -51,16 +51,26 @@ def refresh_patterns(
         # second refresh waits and then analyses what the first one left.
         cursor.execute(f"LOCK TABLE {Pattern._meta.db_table} IN EXCLUSIVE MODE")
         cursor.execute("SELECT set_config('work_mem', %s, true)", [REFRESH_WORK_MEM])
+    # Only what matching needs: every other column is written anew.
+    existing = {p.key: p for p in Pattern.objects.only("id", "key", "detected_at")}
     vocabulary = profiles.load_vocabulary()
     profiles.build_working_tables(vocabulary)
-    mined = mining.mine(vocabulary, min_support or mining_support(), max_size, now=now)
+    mined = mining.mine(
+        vocabulary,
+        min_support or mining_support(),
+        max_size,
+        now=now,
+        stored={key: row.pk for key, row in existing.items()},
+    )
     stats = snapshot.build_snapshot(now, profiles.WORKING_SOURCE)
-    return _store(mined, stats, now)
+    return _store(mined, existing, stats, now)
 
 
-def _store(mined: list[MinedPattern], stats: dict, now: datetime) -> RefreshSummary:
+def _store(
+    mined: list[MinedPattern], existing: dict[str, Pattern], stats: dict, now: datetime
+) -> RefreshSummary:
     incidents = profiles.sync_profiles()
-    patterns, new, retired = _upsert_patterns(mined, now)
+    patterns, new, retired = _upsert_patterns(mined, existing, now)
     snapshot.store_snapshot(stats, now)
     RelatedList.objects.all().delete()
     members = sum(p.support for p in mined)
@@ -75,10 +85,14 @@ def mining_support() -> int:
     return min(settings.PATTERN_MIN_SUPPORT, 2)
 
 
-def _upsert_patterns(mined: list[MinedPattern], now: datetime) -> tuple[list[Pattern], int, int]:
-    """Update patterns by key (their ids stay stable), create new ones, drop vanished ones."""
-    # Only what matching needs: every other column is written anew.
-    existing = {p.key: p for p in Pattern.objects.only("id", "key", "detected_at")}
+def _upsert_patterns(
+    mined: list[MinedPattern], existing: dict[str, Pattern], now: datetime
+) -> tuple[list[Pattern], int, int]:
+    """Update patterns by key (their ids stay stable), create new ones, drop vanished ones.
+
+    Mining lets a stored combination represent the ones with the same members, so folding
+    them keeps the stored pattern and drops the others.
+    """
     retired = (
         Pattern.objects.exclude(key__in=[m.key for m in mined])
         .delete()[1]
@@ -110,6 +124,8 @@ _WRITTEN = {
     "quarter_completed_actions": "jsonb",
     "latest_members": "bigint[]",
     "latest_prior_actions": "int[]",
+    "equivalent_keys": "text[]",
+    "shared_attributes": "text[]",
     "computed_at": "timestamptz",
 }
 _JSON = {name for name, kind in _WRITTEN.items() if kind == "jsonb"}
@@ -168,6 +184,8 @@ def _fill(row: Pattern, pattern: MinedPattern, computed_at: datetime) -> None:
     row.quarter_completed_actions = pattern.quarter_completed_actions
     row.latest_members = list(pattern.latest_members)
     row.latest_prior_actions = list(pattern.latest_prior_actions)
+    row.equivalent_keys = list(pattern.equivalent_keys)
+    row.shared_attributes = list(pattern.shared_attributes)
     row.computed_at = computed_at
 
 

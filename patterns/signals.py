@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from postmortems.choices import ReviewStatus
+from postmortems import rules
 from postmortems.models import Factor, Incident
 
 DEBOUNCE_SECONDS = 60
@@ -31,7 +31,7 @@ def schedule_refresh() -> None:
 
 
 def is_published(incident: Incident | None) -> bool:
-    return incident is not None and incident.status == ReviewStatus.PUBLISHED
+    return incident is not None and rules.affects_patterns(incident.status)
 
 
 @receiver(post_save, sender=Incident)

@@ -170,12 +170,14 @@ def duration_rows(stats: dict, group_by: str) -> list[dict]:
 
 @login_required
 def pattern_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    # Whatever its support: emerging patterns are linked from the dashboard and incident pages.
     pattern = get_object_or_404(Pattern, pk=pk)
     quarters = quarter_range(list(pattern.quarter_counts))
     context = {
         "nav": "patterns",
         "pattern": pattern,
-        "attributes": attribute_links(pattern.attributes),
+        # With the attributes of the combinations folded into it: every member has them all.
+        "attributes": attribute_links(pattern.shared_attributes or pattern.attributes),
         "vendors": list(
             Vendor.objects.filter(slug__in=pattern.vendors).only("slug", "name").order_by("name")
         ),

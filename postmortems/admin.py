@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from postmortems import rules
 from postmortems.models import (
     ActionItem,
     ChangeType,
@@ -73,8 +75,41 @@ class SourceInline(admin.TabularInline):
     extra = 0
 
 
+class IncidentAdminForm(forms.ModelForm):
+    """The admin's incident form carries the version it was loaded at, as every editor does.
+
+    The admin's change view runs in one transaction, so the row lock taken here holds until
+    the save: two admins who opened the same version cannot both save.
+    """
+
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        loaded = cleaned.get("loaded_version")
+        if self.instance.pk and loaded is not None:
+            current = (
+                Incident.objects.select_for_update()
+                .values_list("version", flat=True)
+                .get(pk=self.instance.pk)
+            )
+            if rules.is_stale(current, loaded):
+                raise forms.ValidationError(
+                    f"Someone saved this postmortem after you opened it (it is now at version "
+                    f"{current}, you loaded {loaded}). Open it again to see their changes; "
+                    "nothing was saved."
+                )
+        return cleaned
+
+
 @admin.register(Incident)
 class IncidentAdmin(SimpleHistoryAdmin):
+    form = IncidentAdminForm
     list_display = ["title", "severity", "status", "started_at", "resolved_at", "origin"]
     list_filter = [
         "status",
@@ -102,7 +137,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
     ]
     inlines = [IncidentVendorInline, FactorInline, ActionItemInline, SourceInline]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "status", "severity", "version"]}),
+        (None, {"fields": ["title", "slug", "status", "severity", "version", "loaded_version"]}),
         ("Moments (UTC)", {"fields": ["started_at", "detected_at", "mitigated_at", "resolved_at"]}),
         (
             "Scope",
@@ -132,7 +167,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
         # Admin edits count as edits: an editor holding the old version in the
         # browser must not silently overwrite them.
         if change:
-            obj.version += 1
+            obj.version = rules.next_version(obj.version)
         super().save_model(request, obj, form, change)
 
 

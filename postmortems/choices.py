@@ -85,3 +85,7 @@ class ReviewActionKind(models.TextChoices):
     SUBMITTED = "submitted", "Submitted for review"
     PUBLISHED = "published", "Published"
     RETURNED = "returned", "Sent back to the author"
+
+
+# The text-search configuration of the incident search index, its queries and its limits.
+SEARCH_CONFIG = "english"

@@ -15,11 +15,16 @@ from dataclasses import dataclass, field
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import strip_tags
+from django.utils.text import Truncator
 
 from postmortems.models import ActionItem, Factor, FailureCategory, Incident, Source
 
 OTHER_CATEGORIES = "Other categories"
+EVENT_LABEL_WORDS = 8
 
 
 def prompt_first(choice_field: forms.ChoiceField, prompt: str) -> None:
@@ -79,6 +84,22 @@ class CategorySelect(forms.Select):
         return option
 
 
+def event_label(event: Model) -> str:
+    """A timeline event as the evidence picker lists it: its time in the viewer's zone, its
+    kind and the first words of its text (imported text may be HTML: shown as words)."""
+    at = date_format(timezone.localtime(event.occurred_at), "j M Y H:i")
+    words = Truncator(" ".join(strip_tags(event.description).split())).words(EVENT_LABEL_WORDS)
+    label = f"{at} · {event.get_kind_display()}"
+    return f"{label} — {words}" if words else label
+
+
+class EvidenceField(forms.ModelMultipleChoiceField):
+    """The incident's timeline events that evidence a factor; only they may be chosen."""
+
+    def label_from_instance(self, obj: Model) -> str:
+        return event_label(obj)
+
+
 class FactorForm(forms.ModelForm):
     category = forms.ModelChoiceField(
         queryset=FailureCategory.objects.all(),
@@ -86,6 +107,20 @@ class FactorForm(forms.ModelForm):
         error_messages={
             "required": "Choose a category from the taxonomy.",
             "invalid_choice": "That category is not in the taxonomy; choose one from the list.",
+        },
+    )
+    # The queryset is this incident's timeline (set in __init__): an event of another
+    # incident, in a crafted post, is then not a valid choice.
+    evidence = EvidenceField(
+        label="Evidence",
+        queryset=Factor.evidence.rel.related_model.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The timeline events that show this factor at work.",
+        error_messages={
+            "invalid_choice": "Event %(value)s is not on this postmortem's timeline; "
+            "choose from its events.",
+            "invalid_pk_value": "“%(pk)s” is not a timeline event; choose from the list.",
         },
     )
 
@@ -104,9 +139,15 @@ class FactorForm(forms.ModelForm):
             "role": {"required": "Say whether this is a root cause, contributing or mitigating."}
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, incident: Incident | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         prompt_first(self.fields["role"], "Choose a role…")
+        incident = incident or (self.instance.incident if self.instance.pk else None)
+        if incident is not None:
+            self.fields["evidence"].queryset = incident.events.all()
+        if self.instance.pk and "evidence" not in self.initial:
+            # Shown again when editing: the events that evidence it now.
+            self.initial["evidence"] = [event.pk for event in self.instance.evidence.all()]
         # parts.js finds the hint through data-definition-target; screen readers
         # read the same hint as the select's description.
         self.fields["category"].widget.attrs.update(
@@ -127,6 +168,11 @@ class FactorForm(forms.ModelForm):
         category_field.widget.categories = {
             str(c.pk): c for group in groups for c in group.categories
         }
+
+    def use_events(self, events: list) -> None:
+        """Offer these events (the incident's timeline, read once) without a query per form;
+        what is posted is still checked against the incident's timeline."""
+        self.fields["evidence"].choices = [(event.pk, event_label(event)) for event in events]
 
     def selected_category(self) -> FailureCategory | None:
         """The category the form currently shows, for the definition beside the picker."""

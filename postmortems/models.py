@@ -17,7 +17,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from postmortems import limits, rules
 from postmortems.choices import (
+    SEARCH_CONFIG,
     ActionItemStatus,
     ActionItemType,
     DetectionMethod,
@@ -30,8 +32,6 @@ from postmortems.choices import (
     TypicalRole,
     VendorKind,
 )
-
-SEARCH_CONFIG = "english"
 
 # The four moments of an incident, in the order they must occur.
 MOMENTS = ("started_at", "detected_at", "mitigated_at", "resolved_at")
@@ -94,6 +94,10 @@ class Vendor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if limits.nesting_problem(self.notes or ""):
+            raise ValidationError({"notes": limits.NESTING_MESSAGE})
 
 
 class Service(models.Model):
@@ -245,7 +249,7 @@ class Incident(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="reviewed_incidents"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)  # set by save()
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
 
@@ -316,21 +320,52 @@ class Incident(models.Model):
         return self.title
 
     def save(self, *args, **kwargs) -> None:
-        # Created published (an import, the demo) or published by any other path: it is
-        # published now, unless the caller knows better.
-        if self.status == ReviewStatus.PUBLISHED and self.published_at is None:
-            self.published_at = timezone.now()
-            if kwargs.get("update_fields") is not None:
-                kwargs["update_fields"] = {*kwargs["update_fields"], "published_at"}
+        # updated_at is set here rather than by auto_now, so that the write that publishes
+        # stamps its publication time with the very same instant (rules.publication_time).
+        now = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "updated_at" in update_fields:
+            self.updated_at = now
+        published_at = rules.publication_time(self.status, self.published_at, now)
+        if published_at != self.published_at:
+            self.published_at = self.updated_at = now
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "published_at", "updated_at"}
         super().save(*args, **kwargs)
+
+    @property
+    def edited_after_publication(self) -> bool:
+        return rules.edited_after_publication(self.published_at, self.updated_at)
 
     def moments(self) -> dict:
         return {m: getattr(self, m) for m in MOMENTS}
 
     def clean(self) -> None:
-        errors = moment_order_errors(self.moments())
+        moments = self.moments()
+        errors = {
+            moment: limits.TIME_MESSAGE
+            for moment, at in moments.items()
+            if at is not None and not limits.time_in_range(at)
+        }
+        errors |= moment_order_errors({m: at for m, at in moments.items() if m not in errors})
+        errors |= self.text_errors()
         if errors:
             raise ValidationError(errors)
+
+    def text_errors(self) -> dict[str, str]:
+        """What the incident page could not show, or the search index could not hold."""
+        errors = {
+            name: limits.NESTING_MESSAGE
+            for name in limits.SECTIONS
+            if limits.nesting_problem(getattr(self, name) or "")
+        }
+        too_big = limits.search_index_problem(
+            {name: getattr(self, name) or "" for name in limits.SEARCHED_FIELDS}
+        )
+        if too_big is not None:
+            field, message = too_big
+            errors.setdefault(field, message)
+        return errors
 
     def validate_constraints(self, exclude=None) -> None:
         # clean() already reports moments out of order per field, with the
@@ -426,6 +461,16 @@ class ReviewAction(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor}"
 
+    def save(self, *args, **kwargs) -> None:
+        # The review page hands its comment straight to the services, whose transaction this
+        # refusal rolls back: what the database would refuse, or the page could not show.
+        reason = limits.text_problem(self.comment or "")
+        if reason:
+            raise ValidationError({"comment": f"The comment {reason}."})
+        if limits.nesting_problem(self.comment or ""):
+            raise ValidationError({"comment": limits.NESTING_MESSAGE})
+        super().save(*args, **kwargs)
+
 
 class Source(models.Model):
     """A document an incident is drawn from: the vendor's postmortem, its status page, news."""
@@ -445,6 +490,12 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.url
+
+    def clean(self) -> None:
+        # The URL is in a unique index, whose entries hold at most 2,704 bytes.
+        message = limits.url_size_problem(self.url or "")
+        if message:
+            raise ValidationError({"url": message})
 
 
 class Factor(models.Model):
@@ -472,6 +523,10 @@ class Factor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.category}"
+
+    def clean(self) -> None:
+        if limits.nesting_problem(self.description or ""):
+            raise ValidationError({"description": limits.NESTING_MESSAGE})
 
 
 class ActionItem(models.Model):
@@ -520,3 +575,7 @@ class ActionItem(models.Model):
         elif self.status in (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS):
             self.completed_at = None
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.completed_at is not None and not limits.time_in_range(self.completed_at):
+            raise ValidationError({"completed_at": limits.TIME_MESSAGE})

@@ -9,10 +9,8 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
-from django.utils import timezone
-from django.utils.text import slugify
 
-from postmortems import services_parts
+from postmortems import rules, services_parts
 from postmortems.choices import ActionItemStatus, ReviewActionKind, ReviewStatus
 from postmortems.models import (
     ActionItem,
@@ -54,24 +52,15 @@ class IncidentChanges:
     action_items: Sequence[Mapping] | None = None
 
 
-def slug_base(title: str, started_at=None) -> str:
-    """The readable part of a slug: the title and the start month."""
-    base = slugify(title)[:90] or "incident"
-    return base if started_at is None else f"{base}-{started_at:%Y-%m}"
-
-
 def unique_slug(title: str, started_at=None, *, exclude_id: int | None = None) -> str:
     """A readable slug (title and start month) that no other incident uses."""
-    base = slug_base(title, started_at)
+    base = rules.slug_base(title, started_at)
     taken = set(
         Incident.objects.filter(slug__startswith=base)
         .exclude(id=exclude_id)
         .values_list("slug", flat=True)
     )
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
+    return rules.free_slug(base, taken)
 
 
 @transaction.atomic
@@ -115,14 +104,14 @@ def update_incident(
     who loaded the same version cannot both pass the check.
     """
     incident = Incident.objects.select_for_update().get(id=incident_id)
-    if incident.version != expected_version:
+    if rules.is_stale(incident.version, expected_version):
         raise EditConflict(incident, changed_fields_since(incident, expected_version))
     for name, value in changes.fields.items():
         setattr(incident, name, value)
     if user is not None:
         incident.needs_review = False  # a person has now worked on it
     incident.full_clean()
-    incident.version += 1
+    incident.version = rules.next_version(incident.version)
     incident._history_user = user  # who made this edit, for the history
     incident.save()
     if changes.change_types is not None:
@@ -144,7 +133,7 @@ def update_incident(
 def bump_version(incident: Incident) -> None:
     """Record an edit made through a part of the incident (its timeline, its moments)."""
     incident.full_clean()
-    incident.version += 1
+    incident.version = rules.next_version(incident.version)
     incident.save()
 
 
@@ -205,7 +194,8 @@ ACTION_ITEM_DEFAULTS = {
 
 @transaction.atomic
 def replace_factors(*, incident: Incident, factors: Sequence[Mapping], user=None) -> list[Factor]:
-    """Make ``factors`` the incident's factors; ``position`` defaults to the list order."""
+    """Make ``factors`` the incident's factors; ``position`` defaults to the list order, and
+    an item's ``evidence`` (ids of this incident's events) replaces the factor's."""
     current = {f.id: f for f in Factor.objects.filter(incident=incident)}
     _check_ids(factors, current, path="factors", noun="factor")
     listed = {item.get("id") for item in factors}
@@ -216,11 +206,15 @@ def replace_factors(*, incident: Incident, factors: Sequence[Mapping], user=None
     for index, item in enumerate(factors):
         fields = {**FACTOR_DEFAULTS, "position": index, **item}
         factor = current.get(fields.pop("id", None))
+        # Event ids of this incident; an item without the key keeps the factor's evidence.
+        evidence = fields.pop("evidence", None)
         with _errors_at("factors", index):
             if factor is None:
-                factor = services_parts.add_factor(incident=incident, user=user, **fields)
-            elif _differs(factor, fields):
-                services_parts.update_factor(factor=factor, user=user, **fields)
+                factor = services_parts.add_factor(
+                    incident=incident, user=user, evidence=evidence, **fields
+                )
+            elif _differs(factor, fields) or services_parts.evidence_differs(factor, evidence):
+                services_parts.update_factor(factor=factor, user=user, evidence=evidence, **fields)
         saved.append(factor)
     return saved
 
@@ -348,7 +342,7 @@ def _transition(incident: Incident, *, allowed_from: str, to: str, user) -> Inci
             f"not {ReviewStatus(allowed_from).label.lower()}; refresh the page."
         )
     locked.status = to
-    locked.version += 1
+    locked.version = rules.next_version(locked.version)
     locked._history_user = user
     return locked
 
@@ -370,14 +364,23 @@ def publish_incident(*, incident: Incident, user, comment: str = "") -> Incident
     locked = _transition(
         incident, allowed_from=ReviewStatus.IN_REVIEW, to=ReviewStatus.PUBLISHED, user=user
     )
-    locked.published_at = timezone.now()
-    locked.needs_review = False
+    locked.needs_review = False  # save() stamps the publication time (rules)
     locked.save()
     locked.reviewers.add(user)
     ReviewAction.objects.create(
         incident=locked, actor=user, kind=ReviewActionKind.PUBLISHED, comment=comment
     )
     return locked
+
+
+@transaction.atomic
+def publish_directly(*, incident: Incident) -> Incident:
+    """Publish without a review round, for what is published already elsewhere (the demo's
+    public outages). The publication time is this write's (``rules.publication_time``)."""
+    incident.status = ReviewStatus.PUBLISHED
+    incident.needs_review = False
+    incident.save()
+    return incident
 
 
 @transaction.atomic

@@ -7,18 +7,26 @@ to move the incident's moments correctly.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
 from django.db import models
 from django.utils import timezone
 
+from postmortems import limits
 from timeline.choices import BodyFormat, EventKind
 from timeline.models import TimelineEvent
+from timeline.paste import StampError, read_stamp
 
 # Seconds are kept: imported status-page updates carry them, and dropping them
 # on an unrelated edit would move a moment.
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 MAX_PASTE_CHARACTERS = 50_000
 MAX_PASTED_EVENTS = 500
+
+
+def in_years(day: date) -> bool:
+    return limits.EARLIEST.year <= day.year < limits.LATEST.year
 
 
 class PasteAction(models.TextChoices):
@@ -38,9 +46,14 @@ class TimelineEventForm(forms.Form):
         widget=forms.DateTimeInput(
             attrs={"type": "datetime-local", "step": "1"}, format=DATETIME_LOCAL_FORMAT
         ),
+        validators=[limits.validate_time],
     )
     kind = forms.ChoiceField(choices=EventKind.choices, initial=EventKind.NOTE)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        validators=[limits.validate_nesting],
+    )
 
     def __init__(self, *args, body_format: str = BodyFormat.MARKDOWN, **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,13 +90,33 @@ class PasteNotesForm(forms.Form):
             "Lines without a time continue the event above."
         )
 
+    def clean_notes(self) -> str:
+        # Checked before the notes are read: a date near the ends of the calendar (9999-12-31
+        # and a time past midnight, year 1 east of UTC) cannot be turned into a time at all.
+        notes = self.cleaned_data["notes"]
+        for number, line in enumerate(notes.splitlines(), start=1):
+            try:
+                stamp = read_stamp(line.strip())
+            except StampError:
+                continue  # the preview shows the line's own error
+            if stamp is not None and stamp.day is not None and not in_years(stamp.day):
+                raise forms.ValidationError(
+                    f"Line {number}: {stamp.day.isoformat()} is not {limits.TIME_RANGE}.",
+                    code="time_out_of_range",
+                )
+        return notes
+
 
 class PastedEventForm(forms.Form):
     """One previewed event, carried to the save as hidden fields; only its kind is edited."""
 
-    occurred_at = forms.DateTimeField(widget=forms.HiddenInput)  # ISO 8601 in UTC
+    occurred_at = forms.DateTimeField(  # ISO 8601 in UTC
+        widget=forms.HiddenInput, validators=[limits.validate_time]
+    )
     kind = forms.ChoiceField(choices=EventKind.choices)
-    description = forms.CharField(widget=forms.HiddenInput, required=False)
+    description = forms.CharField(
+        widget=forms.HiddenInput, required=False, validators=[limits.validate_nesting]
+    )
 
 
 PastedEventFormSet = forms.formset_factory(

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 
+from postmortems import rules
 from postmortems.models import Incident
 from postmortems.services import bump_version
 from timeline.choices import MANUAL_SOURCE, MOMENT_OF_KIND, BodyFormat, EventKind
@@ -81,27 +82,18 @@ def next_position(incident: Incident) -> int:
 
 
 def sync_incident_moments(*, incident: Incident, removed: list[tuple] = ()) -> None:
-    """Set each moment from the timeline's marker events, in one aggregate query.
+    """Set the incident's moments from its timeline's marker events (``rules.synced_moments``).
 
-    A moment with no marker event keeps its hand-entered value, unless the
-    event that set it was just removed or moved (``removed``): then it clears.
-    An order violation raises ValidationError and rolls the whole write back.
+    One query reads the marker events; an order violation raises ValidationError and
+    rolls the whole write back.
     """
-    values = incident.events.aggregate(
-        **{
-            str(kind): aggregate("occurred_at", filter=Q(kind=kind))
-            for kind, (_, aggregate) in MOMENT_OF_KIND.items()
-        }
+    markers = incident.events.filter(kind__in=list(MOMENT_OF_KIND)).values_list(
+        "kind", "occurred_at"
     )
-    changed = False
-    for kind, (moment, _) in MOMENT_OF_KIND.items():
-        current, new = getattr(incident, moment), values[str(kind)]
-        if new is None and (kind, current) not in removed:
-            continue  # a hand-entered moment with no marker event stays
-        if current != new:
-            setattr(incident, moment, new)
-            changed = True
-    if changed:
+    moments = rules.synced_moments(incident.moments(), markers, removed)
+    if moments != incident.moments():
+        for name, value in moments.items():
+            setattr(incident, name, value)
         bump_version(incident)
 
 

@@ -32,6 +32,12 @@ from django_htmx.http import reswap, retarget
 from postmortems.models import MOMENTS, Incident
 from postmortems.shortcuts import get_incident_for
 from timeline.choices import MANUAL_SOURCE
+from timeline.editing import (
+    NEW_EVENT_PREFIX,
+    PASTE_PREFIX,
+    empty_paste_context,
+    timeline_editor_context,
+)
 from timeline.forms import (
     PASTED_EVENTS_PREFIX,
     PasteAction,
@@ -50,41 +56,6 @@ PASTE_TEMPLATE = "timeline/_paste.html"
 # Ids in the edit page that responses swap into; the templates use the same ids.
 SECTION_TARGET = "#timeline-section"
 PASTE_TARGET = "#timeline-paste"
-NEW_EVENT_PREFIX = "timeline-new"
-PASTE_PREFIX = "timeline-paste"
-
-
-# --- Context for the edit page -------------------------------------------------
-
-
-def timeline_editor_context(incident: Incident, **state) -> dict:
-    """Context for ``timeline/_editor.html``: the events (one query) and empty forms.
-
-    ``state`` overrides parts of it: a bound form with errors, the event being
-    edited, a paste preview, a message.
-    """
-    context = {
-        "incident": incident,
-        "timeline_events": list(incident.events.all()),
-        "event_form": TimelineEventForm(prefix=NEW_EVENT_PREFIX),
-        "editing_event_id": None,
-        "edit_form": None,
-        "timeline_errors": [],
-        "timeline_message": "",
-        "manual_source": MANUAL_SOURCE,
-        **empty_paste_context(),
-    }
-    context.update(state)
-    return context
-
-
-def empty_paste_context() -> dict:
-    return {
-        "paste_form": PasteNotesForm(prefix=PASTE_PREFIX),
-        "paste_action": PasteAction,
-        "paste_preview": None,
-        "timeline_zone": timezone.get_current_timezone_name(),
-    }
 
 
 # --- Views ----------------------------------------------------------------------

@@ -146,7 +146,10 @@ def matching_patterns(
             continue  # it became recurring only after the period
         if with_vendors is not None and row.pattern.pk not in with_vendors:
             continue
-        if categories and categories.isdisjoint(row.pattern.attributes):
+        # shared_attributes: a category folded in from an equivalent combination counts too.
+        if categories and categories.isdisjoint(
+            row.pattern.shared_attributes or row.pattern.attributes
+        ):
             continue
         (new if row.earlier_members < minimum else grown).append(row)
     grown.sort(key=lambda row: -row.new_members)  # stable: ties keep the score order

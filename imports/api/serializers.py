@@ -3,8 +3,10 @@ from datetime import timedelta
 from rest_framework import serializers
 
 from core.json_codec import json_bytes
+from imports.fetching import validate_fetch_url
 from imports.models import ImportFormat, ImportJob, StatusSource, WebhookEndpoint
 from imports.parsers.common import DecodedJSON
+from postmortems.limits import url_size_problem
 from postmortems.models import Vendor
 
 
@@ -34,7 +36,10 @@ class PayloadField(serializers.JSONField):
 
 
 class ImportSerializer(serializers.Serializer):
-    vendor = serializers.SlugField(help_text="The vendor's slug; created when new.")
+    vendor = serializers.SlugField(
+        max_length=Vendor._meta.get_field("slug").max_length,
+        help_text="The vendor's slug; created when new.",
+    )
     vendor_name = serializers.CharField(
         required=False, allow_blank=True, max_length=200, help_text="Name for a new vendor."
     )
@@ -94,6 +99,14 @@ class StatusSourceSerializer(serializers.ModelSerializer):
             "next_poll_at", "last_polled_at", "last_success_at", "last_error", "last_error_at",
             "consecutive_failures", "last_report",
         ]  # fmt: skip
+
+    def validate_url(self, value: str) -> str:
+        too_long = url_size_problem(value)  # (vendor, url) is a unique index
+        if too_long:
+            raise serializers.ValidationError(too_long)
+        # Scheme and literal addresses only: a host name is checked when it is polled.
+        validate_fetch_url(value)
+        return value
 
     def to_internal_value(self, data):
         values = super().to_internal_value(data)

@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.pagination import SortKey
 from core.rest import ApiPermission
 from imports import polling, services
 from imports.api.serializers import (
@@ -27,7 +28,6 @@ from imports.models import ImportFormat, ImportJob, StatusSource, WebhookEndpoin
 from imports.records import PayloadError
 from postmortems import permissions as rules
 from postmortems.models import Vendor
-from postmortems.pagination import SortKey
 
 
 class CanImport(permissions.BasePermission):

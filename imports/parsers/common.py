@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 
-from core.json_codec import read_json
+from core.json_codec import MAX_DEPTH, nested_deeper_than, read_json
 from imports.records import ImportBatch, ImportedIncident, ItemError, PayloadError
 
 IMPACT_RANK = {"none": 0, "minor": 1, "major": 2, "critical": 3}
@@ -62,6 +62,8 @@ def load_json(data: bytes, label: str) -> object:
         return data.document
     if not data.strip():
         raise PayloadError(f"empty payload: expected {label} JSON")
+    if too_deep(data):
+        raise PayloadError(f"not {label} JSON: nested deeper than {MAX_DEPTH} levels")
     try:
         # As json.loads on bytes: UTF-8/16/32 (and a UTF-8 BOM) detected, and integers
         # kept exact, so ids beyond 2^53 never pass through a float.
@@ -72,6 +74,22 @@ def load_json(data: bytes, label: str) -> object:
         raise PayloadError(
             f"not {label} JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ValueError as exc:  # an integer of thousands of digits: Python reads none
+        raise PayloadError(f"not {label} JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PayloadError(f"not {label} JSON: nested deeper than {MAX_DEPTH} levels") from exc
+
+
+def too_deep(data: bytes) -> bool:
+    """Whether the JSON text nests too deep to read; checked in UTF-8 (a page may send UTF-16
+    or 32). Undecodable bytes are left to the reading, which says where they are."""
+    encoding = json.detect_encoding(data)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        try:
+            data = data.decode(encoding).encode()
+        except UnicodeError:
+            return False
+    return nested_deeper_than(data)
 
 
 def load_json_object(data: bytes, label: str) -> dict:
@@ -125,8 +143,8 @@ def collect(
         try:
             batch.incidents.append(parse_one(item))
         # TypeError/KeyError/AttributeError: a field of an unexpected JSON type
-        # deep inside one incident must not stop the others.
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # deep inside one incident must not stop the others; nor an out-of-range number.
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             external_id = first_id(item, id_keys) or "?"
             batch.errors.append(ItemError(external_id, item_message(exc, label)))
 
@@ -227,7 +245,7 @@ def parse_time(
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            return parsed.astimezone(UTC)
+            return in_utc(parsed, value, what)
     if isinstance(value, bool):
         raise ItemProblem(f"{what} {value!r} is not a timestamp")
     if isinstance(value, int | float):
@@ -246,7 +264,14 @@ def parse_time(
         if naive_tz is None:
             raise ItemProblem(f"{what} {value!r} has no timezone")
         parsed = parsed.replace(tzinfo=naive_tz)
-    return parsed.astimezone(UTC)
+    return in_utc(parsed, value, what)
+
+
+def in_utc(parsed: datetime, value: object, what: str) -> datetime:
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # year 1 east of UTC, year 9999 west of it
+        raise ItemProblem(f"{what} {value!r} is beyond the years a timestamp can hold") from exc
 
 
 def require_time(value: object, what: str, *, naive_tz: tzinfo | None = None) -> datetime:

@@ -130,7 +130,12 @@ def load_feed(data: bytes, kind: str) -> feedparser.FeedParserDict:
         raise PayloadError(f"empty payload: expected an {name} feed")
     # A file object, never bytes: feedparser treats a bytes/str argument that
     # looks like a path or URL as one and would open or fetch it.
-    feed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    try:
+        feed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    except (ValueError, RecursionError) as exc:
+        # The lenient parser feedparser falls back to on malformed XML fails on what the
+        # strict one only refuses: a character reference to a lone surrogate ("&#xD800;").
+        raise PayloadError(f"not a readable {name} feed: {exc}") from exc
     problem = feed.get("bozo_exception")
     if isinstance(problem, xml.sax.SAXException):
         raise PayloadError(f"not a readable {name} feed: malformed XML ({problem})")

@@ -26,6 +26,7 @@ from imports.parsers.common import (
     text_id,
 )
 from imports.records import (
+    POSTMORTEM_ID,
     ImportBatch,
     ImportedComponent,
     ImportedIncident,
@@ -118,6 +119,7 @@ def parse_incident(
         url=f"{page_url}/incidents/{incident_id}" if page_url else text(item.get("shortlink")),
         components=components(item, component_names or {}),
         updates=updates,
+        postmortem=postmortem(item, updates, started_at),
         raw=item,
     )
 
@@ -125,10 +127,10 @@ def parse_incident(
 def start_times(item: dict, is_maintenance: bool) -> tuple[datetime, datetime | None]:
     """(started_at, created_at).
 
-    ``started_at`` falls back to ``created_at``. An update displayed before
-    ``started_at`` does not move the start: the vendor chose the start, and
-    the upsert path shows such an update as a plain status update. A
-    maintenance starts at its window (``scheduled_for``), not when announced.
+    ``started_at`` falls back to ``created_at``. The page's word is kept here even when
+    updates were displayed before it; the upsert path (``imports/plan.py``) then starts the
+    incident at its first update. A maintenance starts at its window (``scheduled_for``),
+    not when announced.
     """
     created_at = parse_time(item.get("created_at"), "created_at")
     started_at = parse_time(item.get("started_at"), "started_at") or created_at
@@ -156,6 +158,30 @@ def end_time(
         started_at=started_at,
         created_at=created_at,
         closing_times=closing,
+    )
+
+
+def postmortem(
+    item: dict, updates: list[ImportedUpdate], started_at: datetime
+) -> ImportedUpdate | None:
+    """The vendor's write-up (webhooks and the management API carry ``postmortem_body``).
+
+    Dated when it was published; one not yet published, when it was last edited, else
+    when the incident last changed.
+    """
+    body = text(item.get("postmortem_body"))
+    if not body.strip():
+        return None
+    dates = ("postmortem_published_at", "postmortem_body_last_updated_at", "updated_at")
+    when = next((t for key in dates if (t := parse_time(item.get(key), key))), None)
+    when = when or max((u.display_at for u in updates), default=started_at)
+    return ImportedUpdate(
+        external_id=POSTMORTEM_ID,
+        status="postmortem",
+        body=body,
+        body_format=body_format(body),
+        display_at=when,
+        created_at=when,
     )
 
 

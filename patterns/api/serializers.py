@@ -36,7 +36,15 @@ class PatternSerializer(serializers.ModelSerializer):
     emerging = serializers.SerializerMethodField(
         help_text="True when shared by fewer incidents than the configured minimum support."
     )
+    url = serializers.SerializerMethodField(
+        help_text="The pattern in the API (`GET /api/patterns/{id}/`), whatever its support."
+    )
     html_url = serializers.SerializerMethodField()
+    equivalent_keys = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Keys of the other combinations with exactly the same incidents, folded into "
+        "this one: the incidents share all of their attributes too.",
+    )
     vendors = serializers.ListField(
         child=serializers.CharField(),
         source="top_vendors",
@@ -51,9 +59,9 @@ class PatternSerializer(serializers.ModelSerializer):
     class Meta:
         model = Pattern
         fields = [
-            "id", "key", "title", "attributes", "support", "lift", "score", "vendor_count",
-            "vendors", "first_seen", "last_seen", "quarter_counts", "detected_at",
-            "computed_at", "emerging", "html_url",
+            "id", "url", "key", "title", "attributes", "equivalent_keys", "support", "lift",
+            "score", "vendor_count", "vendors", "first_seen", "last_seen", "quarter_counts",
+            "detected_at", "computed_at", "emerging", "html_url",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -73,8 +81,13 @@ class PatternSerializer(serializers.ModelSerializer):
     def get_emerging(self, pattern: Pattern) -> bool:
         return pattern.support < settings.PATTERN_MIN_SUPPORT
 
+    def get_url(self, pattern: Pattern) -> str:
+        return self.absolute(reverse("patterns-api:pattern-detail", args=[pattern.pk]))
+
     def get_html_url(self, pattern: Pattern) -> str:
-        path = reverse("patterns:pattern-detail", args=[pattern.pk])
+        return self.absolute(reverse("patterns:pattern-detail", args=[pattern.pk]))
+
+    def absolute(self, path: str) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
@@ -84,9 +97,11 @@ class PatternSerializer(serializers.ModelSerializer):
         # query. tests/api/test_patterns.py holds the two equal.
         return {
             "id": pattern.pk,
+            "url": self.url_of(pattern.pk, "url"),
             "key": pattern.key,
             "title": pattern.title,
             "attributes": self.get_attributes(pattern),
+            "equivalent_keys": list(pattern.equivalent_keys),
             "support": pattern.support,
             "lift": pattern.lift,
             "score": pattern.score,
@@ -98,19 +113,22 @@ class PatternSerializer(serializers.ModelSerializer):
             "detected_at": moment(pattern.detected_at),
             "computed_at": moment(pattern.computed_at),
             "emerging": self.get_emerging(pattern),
-            "html_url": self.html_url_of(pattern.pk),
+            "html_url": self.url_of(pattern.pk, "html_url"),
         }
 
-    def html_url_of(self, pk: int) -> str:
-        """``get_html_url``, with the URL reversed once per response."""
-        head, tail = self.html_url_parts
+    def url_of(self, pk: int, name: str) -> str:
+        """``get_url`` or ``get_html_url``, with each URL reversed once per response."""
+        head, tail = self.url_parts[name]
         return f"{head}{pk}{tail}"
 
     @cached_property
-    def html_url_parts(self) -> tuple[str, str]:
-        url = self.get_html_url(Pattern(pk=URL_SENTINEL))
-        head, _, tail = url.rpartition(str(URL_SENTINEL))
-        return head, tail
+    def url_parts(self) -> dict[str, tuple[str, str]]:
+        sentinel = Pattern(pk=URL_SENTINEL)
+        parts = {}
+        for name, build in (("url", self.get_url), ("html_url", self.get_html_url)):
+            head, _, tail = build(sentinel).rpartition(str(URL_SENTINEL))
+            parts[name] = (head, tail)
+        return parts
 
 
 class PatternMemberSerializer(serializers.Serializer):

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from core.pagination import SortKey
 from core.rest import ApiPermission
 from patterns import services
 from patterns.api.serializers import (
@@ -40,10 +41,11 @@ from patterns.related import cached_related_incidents
 from patterns.snapshot import empty_snapshot, latest_snapshot, refresh_version
 from postmortems import permissions
 from postmortems.models import Incident
-from postmortems.pagination import SortKey
 
 # A day: a page of an older refresh is never asked for again and expires.
 LIST_SECONDS = 24 * 3600
+# Part of a cached page's key: pages cached before the items' fields changed are not served.
+LIST_SHAPE = 2
 
 BY_SCORE = {
     "-score": SortKey(("score", "id"), descending=True),
@@ -56,15 +58,19 @@ BY_SCORE = {
     list=extend_schema(
         summary="Recurring patterns, best first",
         description="Closed combinations of 2 or 3 change types and failure categories that "
-        "published postmortems share. Ranked by score = support * log2(1 + lift) * "
-        "(1 + log2 vendors) * recency (half-life 2 years).",
+        "published postmortems share, one per set of incidents (`equivalent_keys` names the "
+        "combinations with the same incidents folded into it). Ranked by score = support * "
+        "log2(1 + lift) * (1 + log2 vendors) * recency (half-life 2 years). Without "
+        "`min_support`, only patterns at the configured minimum are listed; each item's `url` "
+        "answers whatever its support.",
         parameters=[
             OpenApiParameter(
                 "attribute",
                 OpenApiTypes.STR,
                 many=True,
                 explode=True,
-                description="Patterns containing every attribute given, e.g. "
+                description="Patterns whose incidents share every attribute given (the "
+                "pattern's own or those of the combinations folded into it), e.g. "
                 "`ct:config-change` or `cat:non-staged-rollout`; repeat the parameter or "
                 "separate with commas.",
             ),
@@ -75,7 +81,9 @@ BY_SCORE = {
         description="The 50 members that started last, oldest first, each with the completed "
         "action items of earlier members it recurred after. Every member is a published "
         "incident whose change types and categories include all of the pattern's attributes. "
-        "`vendors` lists every vendor of the members (the list names only the top ones).",
+        "`vendors` lists every vendor of the members (the list names only the top ones). "
+        "Emerging patterns (below the minimum support) answer too: the list's filters choose "
+        "what a list shows, not which patterns exist.",
     ),
 )
 class PatternViewSet(ReadOnlyModelViewSet):
@@ -89,6 +97,13 @@ class PatternViewSet(ReadOnlyModelViewSet):
         # A list shows no members and names only the top vendors: leave every vendor and
         # the latest members in the database.
         return Pattern.objects.listed()
+
+    def filter_queryset(self, queryset: QuerySet[Pattern]) -> QuerySet[Pattern]:
+        # The filters (the default minimum support among them) choose what a list shows; a
+        # pattern's own URL, as every list gives it, answers whatever its support.
+        if self.action == "retrieve":
+            return queryset
+        return super().filter_queryset(queryset)
 
     def get_object(self) -> Pattern:
         pattern = super().get_object()
@@ -112,7 +127,7 @@ class PatternViewSet(ReadOnlyModelViewSet):
         if version is None:
             return super().list(request, *args, **kwargs)
         asked = f"{version}|{request.build_absolute_uri()}"
-        key = "patterns:api-list:" + hashlib.sha256(asked.encode()).hexdigest()
+        key = f"patterns:api-list:{LIST_SHAPE}:" + hashlib.sha256(asked.encode()).hexdigest()
         data = cache.get(key)
         if data is None:
             data = super().list(request, *args, **kwargs).data

@@ -51,6 +51,14 @@ def _names(through, column: str) -> ArraySubquery:
     return ArraySubquery(rows.values(column))
 
 
+def _evidence() -> ArraySubquery:
+    """A factor's evidence: its events' ids in timeline order, as ``factor.evidence`` lists
+    them (inside the factor's own row: its ``OuterRef`` is the factor)."""
+    links = TimelineEvent.evidence_for.through.objects.filter(factor=OuterRef("pk"))
+    order = ("timelineevent__occurred_at", "timelineevent__position", "timelineevent_id")
+    return ArraySubquery(links.order_by(*order).values("timelineevent_id"))
+
+
 PART_ANNOTATIONS = {
     "api_vendors": _of_incident(
         IncidentVendor, "-is_primary", "vendor__name",
@@ -76,7 +84,7 @@ PART_ANNOTATIONS = {
     "api_factors": _of_incident(
         Factor, "position", "id",
         id="id", role="role", category="category__slug", description="description",
-        position="position",
+        position="position", evidence=_evidence(),
     ),
     "api_action_items": _of_incident(
         ActionItem, "due_date", "id",

@@ -20,6 +20,7 @@ from postmortems.api.representation import incident_representation
 from postmortems.choices import ActionItemStatus, ReviewStatus
 from postmortems.forms_parts import owner_candidates
 from postmortems.forms_vendors import derive_slug, slug_taken_message
+from postmortems.limits import validate_nesting
 from postmortems.models import (
     MOMENTS,
     ActionItem,
@@ -178,6 +179,7 @@ class VendorSerializer(serializers.ModelSerializer):
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"notes": {"validators": [validate_nesting]}}  # Markdown, shown
 
     def validate(self, attrs: dict) -> dict:
         if self.instance is not None:
@@ -222,12 +224,22 @@ class IncidentVendorSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "primary"]
 
 
+EVIDENCE_HELP = (
+    "Ids of this postmortem's timeline events that evidence the factor, in timeline order "
+    "(see /api/incidents/{slug}/timeline/)."
+)
+MAX_EVIDENCE = 1000
+
+
 class FactorSerializer(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    evidence = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text=EVIDENCE_HELP
+    )
 
     class Meta:
         model = Factor
-        fields = ["id", "role", "category", "description", "position"]
+        fields = ["id", "role", "category", "description", "position", "evidence"]
         read_only_fields = fields
 
 
@@ -263,10 +275,18 @@ class FactorWriteSerializer(serializers.ModelSerializer):
         error_messages={"does_not_exist": "Unknown category “{value}”."},
         help_text="A failure-category slug (see /api/categories/).",
     )
+    # Checked against the incident's timeline by the service (postmortems.services_parts),
+    # under the same lock as the write, so the error names the item: factors.N.evidence.
+    evidence = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=MAX_EVIDENCE,
+        help_text=EVIDENCE_HELP + " Replaces the set; leave it out to keep it as it is.",
+    )
 
     class Meta:
         model = Factor
-        fields = ["id", "role", "category", "description", "position"]
+        fields = ["id", "role", "category", "description", "position", "evidence"]
         extra_kwargs = {
             "position": {"help_text": "Order among the factors; defaults to the place in the list."}
         }
@@ -588,5 +608,6 @@ class ReviewActionSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
+        validators=[validate_nesting],
         help_text="Markdown. Required to send a postmortem back; optional to publish.",
     )

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from core.rest import PreconditionFailed, PreconditionRequired, VersionConflict
+from core.rest import ERROR_REF, PreconditionFailed, PreconditionRequired, VersionConflict
 from postmortems.models import Incident
 from postmortems.services import changed_fields_since
 
@@ -36,7 +38,9 @@ def parse_etags(header: str) -> list[int]:
     versions = []
     for part in header.split(","):
         tag = part.strip().removeprefix("W/").strip('"')
-        if tag.isascii() and tag.isdigit():
+        # A version is a bigint: a longer run of digits names none (and int() refuses past
+        # 4,300 digits), so it is stale, not an error.
+        if tag.isascii() and tag.isdigit() and len(tag) <= 19:
             versions.append(int(tag))
     return versions
 
@@ -89,3 +93,21 @@ def delete_incident(*, incident_id: int, expected_version: int) -> None:
     if incident.version != expected_version:
         raise stale_version(incident, from_header=True)
     incident.delete()
+
+
+# --- The handshake in the OpenAPI schema ---------------------------------------------
+# Shared by every endpoint that writes an incident or one of its parts.
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=True,
+    description='The incident\'s version, quoted: `"7"`. Send it back as If-Match.',
+)  # fmt: skip
+IF_MATCH_HEADER = OpenApiParameter(
+    IF_MATCH, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description='The ETag your change is based on, e.g. `"7"`. Or send a `version` field.',
+)  # fmt: skip
+VERSION_ERRORS = {
+    409: OpenApiResponse(ERROR_REF, "The body's `version` is stale; nothing was changed."),
+    412: OpenApiResponse(ERROR_REF, "The If-Match version is stale; nothing was changed."),
+    428: OpenApiResponse(ERROR_REF, "Neither If-Match nor `version` was sent."),
+}

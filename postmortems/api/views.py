@@ -11,10 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -26,7 +23,8 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.viewsets import GenericViewSet
 
-from core.rest import ERROR_REF, ApiPermission, PreconditionRequired
+from core.pagination import SortKey
+from core.rest import ApiPermission, PreconditionRequired
 from postmortems import permissions, services
 from postmortems.api.representation import incidents_with_parts
 from postmortems.api.serializers import (
@@ -38,7 +36,9 @@ from postmortems.api.serializers import (
 )
 from postmortems.api.versions import (
     DELETE_VERSION_REQUIRED,
-    IF_MATCH,
+    ETAG_HEADER,
+    IF_MATCH_HEADER,
+    VERSION_ERRORS,
     VERSION_REQUIRED,
     agreed_version,
     body_has_version,
@@ -54,7 +54,6 @@ from postmortems.models import (
     Service,
     Vendor,
 )
-from postmortems.pagination import SortKey
 
 INCIDENT_SORT_KEYS = {
     # The first is the default. Undated incidents come last either way.
@@ -140,19 +139,6 @@ class IncidentApiFilterSet(IncidentFilterSet):
         return super().filter_category(queryset, name, value)
 
 
-ETAG_HEADER = OpenApiParameter(
-    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=True,
-    description='The incident\'s version, quoted: `"7"`. Send it back as If-Match.',
-)  # fmt: skip
-IF_MATCH_HEADER = OpenApiParameter(
-    IF_MATCH, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description='The ETag your change is based on, e.g. `"7"`. Or send a `version` field.',
-)  # fmt: skip
-VERSION_ERRORS = {
-    409: OpenApiResponse(ERROR_REF, "The body's `version` is stale; nothing was changed."),
-    412: OpenApiResponse(ERROR_REF, "The If-Match version is stale; nothing was changed."),
-    428: OpenApiResponse(ERROR_REF, "Neither If-Match nor `version` was sent."),
-}
 PARTS_NOTE = (
     "`factors` and `action_items`, when sent, replace the incident's lists in the same "
     "transaction: one invalid item refuses the whole write, and nothing is saved. The timeline, "

@@ -25,7 +25,7 @@ from postmortems.models import (
     Source,
     Vendor,
 )
-from postmortems.services import create_incident
+from postmortems.services import create_incident, publish_directly
 from timeline.services import NewEvent, record_events
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -93,7 +93,7 @@ def load_incident(data: dict, vendors: dict[str, Vendor]) -> Incident:
     incident = create_incident(
         title=data["title"],
         slug=data["slug"],
-        status=ReviewStatus.PUBLISHED,
+        status=ReviewStatus.DRAFT,  # published once whole, below
         vendors=[vendors[v["slug"]] for v in data["vendors"]],
         primary_vendor=primary,
         change_types=by_slug(ChangeType, data["change_types"]),
@@ -121,7 +121,9 @@ def load_incident(data: dict, vendors: dict[str, Vendor]) -> Incident:
     for source in data.get("sources", []):
         Source.objects.create(incident=incident, **source)
     check_moments_agree(incident, data)
-    return incident
+    # Published by the load's last write, so the postmortem is not "edited after
+    # publication" by its own timeline and factors.
+    return publish_directly(incident=incident)
 
 
 def add_factors(incident: Incident, rows: list[dict], events: list) -> None:

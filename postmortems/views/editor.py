@@ -8,9 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
-from postmortems import permissions
+from postmortems import limits, permissions
 from postmortems.forms import MARKDOWN_FIELDS, IncidentForm, NewIncidentForm
 from postmortems.history import changes_since
 from postmortems.models import MOMENTS, Incident
@@ -22,8 +23,8 @@ from postmortems.views.parts import (
     factor_editor_context,
     source_editor_context,
 )
+from timeline.editing import timeline_editor_context
 from timeline.services import record_moment_events
-from timeline.views import timeline_editor_context
 
 
 @login_required
@@ -137,5 +138,8 @@ def markdown_preview(request):
         raise PermissionDenied
     field = request.POST.get("field", "")
     text = request.POST.get(field, "") if field in MARKDOWN_FIELDS else request.POST.get("text", "")
+    too_deep = limits.nesting_problem(text)  # the renderer would recurse past its stack
+    if too_deep:
+        return HttpResponse(f'<p class="error">{escape(too_deep)}</p>', status=400)
     html = render_markdown(text)
     return HttpResponse(html or '<p class="muted">Nothing to preview yet.</p>')

@@ -8,13 +8,13 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
+from core.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
 from postmortems import permissions
 from postmortems.choices import FactorRole
 from postmortems.facets import incident_facets
 from postmortems.filtersets import IncidentFilterSet
 from postmortems.history import incident_history
 from postmortems.models import Factor, Incident, IncidentVendor
-from postmortems.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
 from postmortems.search import search_snippets
 from postmortems.shortcuts import get_incident_for
 from postmortems.views.incident_body import incident_body
@@ -138,9 +138,7 @@ def incident_detail(request, slug: str):
         "can_edit": permissions.can_edit(request.user, incident),
         "can_submit": permissions.can_submit(request.user, incident),
         "can_review": permissions.can_review(request.user, incident),
-        "edited_after_publication": bool(
-            incident.published_at and incident.updated_at > incident.published_at
-        ),
+        "edited_after_publication": incident.edited_after_publication,
         "body": incident_body(incident, lambda: render_body(request, incident.pk)),
     }
     return render(request, "postmortems/incident_detail.html", context)

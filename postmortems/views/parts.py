@@ -86,15 +86,24 @@ def factor_editor_context(
     edit_form: FactorForm | None = None,
     notice: str = "",
 ) -> dict:
-    """The factor editor's context, in two queries (the factors, the taxonomy)."""
-    factors = list(Factor.objects.filter(incident=incident).select_related("category"))
+    """The factor editor's context, in four queries (the factors, their evidence, the
+    taxonomy, the timeline to cite), plus the evidence of the factor being edited."""
+    factors = list(
+        Factor.objects.filter(incident=incident)
+        .select_related("category")
+        .prefetch_related("evidence")
+    )
     groups = category_groups(list(FailureCategory.objects.all()))
+    events = list(incident.events.all())
     if form is None:
         next_position = max((f.position for f in factors), default=-1) + 1
-        form = FactorForm(prefix=f"factor-{NEW}", initial={"position": next_position})
+        form = FactorForm(
+            prefix=f"factor-{NEW}", initial={"position": next_position}, incident=incident
+        )
     for each in (form, edit_form):
         if each is not None:
             each.use_categories(groups)
+            each.use_events(events)
     return {
         "incident": incident,
         "factor_groups": [
@@ -212,7 +221,7 @@ def factor_create(request: HttpRequest, slug: str) -> HttpResponse:
     incident = _editable_incident(request, slug)
     if request.method == "GET":
         return _section(request, FACTORS, factor_editor_context(incident))
-    form = FactorForm(request.POST, prefix=f"factor-{NEW}")
+    form = FactorForm(request.POST, prefix=f"factor-{NEW}", incident=incident)
     if form.is_valid() and _write(
         form,
         lambda: services_parts.add_factor(
@@ -231,7 +240,9 @@ def factor_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     factor = get_object_or_404(Factor, pk=pk, incident=incident)
     if request.method == "GET":
         return _factor_edit_form(request, incident, factor)
-    form = FactorForm(request.POST, instance=factor, prefix=f"factor-{factor.pk}")
+    form = FactorForm(
+        request.POST, instance=factor, prefix=f"factor-{factor.pk}", incident=incident
+    )
     if form.is_valid() and _write(
         form,
         lambda: services_parts.update_factor(factor=factor, user=request.user, **form.cleaned_data),
@@ -242,11 +253,12 @@ def factor_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 def _factor_edit_form(request: HttpRequest, incident: Incident, factor: Factor) -> HttpResponse:
-    form = FactorForm(instance=factor, prefix=f"factor-{factor.pk}")
+    form = FactorForm(instance=factor, prefix=f"factor-{factor.pk}", incident=incident)
     if not request.htmx:
         # Without JavaScript, the whole editor with this row open is the edit page.
         return _section(request, FACTORS, factor_editor_context(incident, edit_form=form))
     form.use_categories(category_groups(list(FailureCategory.objects.all())))
+    form.use_events(list(incident.events.all()))
     context = {
         "incident": incident,
         "factor": factor,

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from postmortems.api.serializers import FactorSerializer
 from postmortems.choices import ActionItemStatus, FactorRole
 from postmortems.models import ActionItem, Factor, FailureCategory, Incident
 from postmortems.services import IncidentChanges, update_incident
@@ -303,3 +304,148 @@ def test_a_conflict_says_the_factors_changed_meanwhile(client, edited_labelled):
 
     assert response.status_code == 409
     assert error_of(response)["changed_fields"] == ["factors"]
+
+
+# --- Evidence: the timeline events behind a factor ---------------------------------------
+
+
+@pytest.fixture
+def evidenced(labelled):
+    """The labelled incident with two events (the later one written first)."""
+    later = TimelineEventFactory(
+        incident=labelled, occurred_at=datetime(2024, 3, 1, 13, tzinfo=UTC)
+    )
+    earlier = TimelineEventFactory(
+        incident=labelled, occurred_at=datetime(2024, 3, 1, 12, tzinfo=UTC)
+    )
+    return labelled, earlier, later
+
+
+def test_a_factor_reads_with_its_evidence_in_timeline_order(client, evidenced):
+    incident, earlier, later = evidenced
+    factor = incident.factors.get()
+    later.evidence_for.add(factor)
+    earlier.evidence_for.add(factor)
+
+    read = client.get(detail(incident)).json()
+
+    assert read["factors"][0]["evidence"] == [earlier.id, later.id]
+    # The list is built by the database; it says what the serializer's fields say.
+    assert read["factors"] == FactorSerializer(incident.factors.all(), many=True).data
+    listed = client.get(LIST).json()["results"]
+    assert [row["factors"] for row in listed if row["slug"] == incident.slug] == [read["factors"]]
+
+
+def test_evidence_is_written_with_the_factors(client, evidenced):
+    incident, earlier, later = evidenced
+    factor = incident.factors.get()
+    body = {"factors": [{"id": factor.id, **ROOT_CAUSE, "evidence": [later.id, earlier.id]},
+                        {**CONTRIBUTING, "evidence": [later.id]}], "version": 1}  # fmt: skip
+
+    response = client.patch(detail(incident), body, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert [f["evidence"] for f in response.json()["factors"]] == [
+        [earlier.id, later.id],
+        [later.id],
+    ]
+    assert set(factor.evidence.all()) == {earlier, later}
+    assert list(later.evidence_for.order_by("position")) == list(incident.factors.all())
+
+
+def test_an_empty_evidence_list_unlinks_the_events(client, evidenced):
+    incident, earlier, _ = evidenced
+    factor = incident.factors.get()
+    earlier.evidence_for.add(factor)
+
+    response = client.patch(
+        detail(incident),
+        {"factors": [{"id": factor.id, **ROOT_CAUSE, "evidence": []}], "version": 1},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["factors"][0]["evidence"] == []
+    assert not factor.evidence.exists()
+
+
+def test_an_evidence_change_is_in_the_factors_history_with_who_made_it(client, author, evidenced):
+    incident, earlier, _ = evidenced
+    factor = incident.factors.get()
+    unchanged = {"id": factor.id, "role": factor.role, "category": "software-bug",
+                 "description": factor.description, "position": 0}  # fmt: skip
+
+    client.patch(
+        detail(incident),
+        {"factors": [{**unchanged, "evidence": [earlier.id]}], "version": 1},
+        format="json",
+    )
+
+    record = factor.history.order_by("-history_date").first()
+    assert (record.history_type, record.history_user) == ("~", author)
+    assert record.history_change_reason == f"Evidence: timeline events {earlier.id}."
+    assert factor.history.count() == 2
+
+
+def test_sending_the_same_evidence_back_records_nothing(client, evidenced):
+    incident, earlier, _ = evidenced
+    factor = incident.factors.get()
+    earlier.evidence_for.add(factor)
+    read = client.get(detail(incident)).json()
+
+    response = client.patch(
+        detail(incident), {"factors": read["factors"], "version": read["version"]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert factor.history.count() == 1
+    assert list(factor.evidence.all()) == [earlier]
+
+
+def test_an_event_of_another_postmortem_is_refused_by_its_place(client, evidenced):
+    incident, earlier, _ = evidenced
+    elsewhere = TimelineEventFactory(incident=IncidentFactory())
+    factor = incident.factors.get()
+    body = {
+        "summary": "Mine.",
+        "factors": [{"id": factor.id, **ROOT_CAUSE, "evidence": [earlier.id]},
+                    {**CONTRIBUTING, "evidence": [earlier.id, elsewhere.id]}],
+        "version": 1,
+    }  # fmt: skip
+
+    response = client.patch(detail(incident), body, format="json")
+
+    assert response.status_code == 400
+    assert error_of(response)["fields"] == {
+        "factors.1.evidence": [f"This postmortem's timeline has no event with id {elsewhere.id}."]
+    }
+    incident.refresh_from_db()
+    assert (incident.summary, incident.version) == ("Current text.", 1)
+    assert factor_rows(incident) == [("software-bug", "root_cause", "A bug.")]
+    assert not factor.evidence.exists()
+    assert not elsewhere.evidence_for.exists()
+
+
+@pytest.mark.parametrize("evidence", [["one"], [0], "1", [2**63]])
+def test_evidence_that_is_not_a_list_of_ids_is_refused(client, labelled, evidence):
+    response = client.patch(
+        detail(labelled),
+        {"factors": [{**ROOT_CAUSE, "evidence": evidence}], "version": 1},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert [name.removesuffix(".0") for name in error_of(response)["fields"]] == [
+        "factors.0.evidence"
+    ]
+    assert factor_rows(labelled) == [("software-bug", "root_cause", "A bug.")]
+
+
+def test_a_new_postmortem_has_no_events_to_cite_yet(client):
+    body = {"title": "Cited too soon", "factors": [{**ROOT_CAUSE, "evidence": [1]}]}
+
+    response = client.post(LIST, body, format="json")
+
+    assert response.status_code == 400
+    assert list(error_of(response)["fields"]) == ["factors.0.evidence"]
+    assert not Incident.objects.filter(title="Cited too soon").exists()

@@ -1,6 +1,7 @@
 """/api/patterns/, /api/incidents/{slug}/related/ and /api/stats/."""
 
 from datetime import UTC, datetime, timedelta
+from itertools import combinations
 
 import pytest
 from django.db import connection
@@ -284,3 +285,72 @@ def test_a_page_of_patterns_is_built_once_per_refresh(client_for, viewer, knowle
     refresh_patterns()
     keys = [p["key"] for p in api.get("/api/patterns/").json()["results"]]
     assert "cat:monitoring-gap+ct:os-upgrade" in keys
+
+
+@pytest.mark.parametrize("min_support", [None, 2, 3, 4])
+def test_every_listed_pattern_answers_at_its_url_whatever_its_support(
+    client_for, viewer, client, knowledge_base, min_support
+):
+    api = client_for(viewer)
+    client.force_login(viewer)
+    params = {} if min_support is None else {"min_support": min_support}
+    listed = api.get("/api/patterns/", params).json()["results"]
+    assert listed
+
+    for item in listed:
+        detail = api.get(item["url"])
+        assert detail.status_code == 200, item["key"]
+        assert (detail.json()["id"], detail.json()["key"]) == (item["id"], item["key"])
+        assert detail.json()["emerging"] is item["emerging"]
+        assert item["url"] == f"http://testserver/api/patterns/{item['id']}/"
+        assert client.get(item["html_url"]).status_code == 200
+
+
+def test_an_emerging_pattern_has_its_detail_without_repeating_the_minimum(
+    client_for, viewer, knowledge_base
+):
+    api = client_for(viewer)
+    [emerging] = [
+        p for p in api.get("/api/patterns/", {"min_support": 2}).json()["results"] if p["emerging"]
+    ]
+
+    body = api.get(f"/api/patterns/{emerging['id']}/").json()
+
+    assert body["key"] == "cat:retry-storm+ct:os-upgrade" and body["support"] == 2
+    assert sorted(m["slug"] for m in body["members"]) == [i.slug for i in knowledge_base["pair"]]
+
+
+SHARED_FOUR = ["cat:config-error", "cat:monitoring-gap", "cat:non-staged-rollout",
+               "ct:config-change"]  # fmt: skip
+
+
+def test_combinations_with_the_same_incidents_are_listed_once_naming_the_others(client_for, viewer):
+    shared = [labelled(n, *SHARED_FOUR, vendor=f"v{n}") for n in range(3)]
+    refresh_patterns()
+    api = client_for(viewer)
+
+    [listed] = api.get("/api/patterns/", {"min_support": 2}).json()["results"]
+    detail = api.get(listed["url"]).json()
+
+    # 4 triples (and 6 pairs) of the four attributes have these very incidents.
+    assert listed["support"] == 3 and len(listed["attributes"]) == 3
+    assert len(listed["equivalent_keys"]) == 3
+    assert {listed["key"], *listed["equivalent_keys"]} == {
+        "+".join(triple) for triple in combinations(SHARED_FOUR, 3)
+    }
+    assert detail["equivalent_keys"] == listed["equivalent_keys"]
+    assert sorted(m["slug"] for m in detail["members"]) == [i.slug for i in shared]
+
+
+def test_the_attribute_filter_finds_a_pattern_by_an_attribute_folded_into_it(client_for, viewer):
+    for n in range(3):
+        labelled(n, *SHARED_FOUR, vendor=f"v{n}")
+    refresh_patterns()
+    api = client_for(viewer)
+    [pattern] = Pattern.objects.all()
+    [folded] = set(SHARED_FOUR) - set(pattern.attributes)
+
+    found = api.get("/api/patterns/", {"attribute": folded}).json()["results"]
+    every = api.get("/api/patterns/", {"attribute": ",".join(SHARED_FOUR)}).json()["results"]
+
+    assert [p["id"] for p in found] == [p["id"] for p in every] == [pattern.pk]

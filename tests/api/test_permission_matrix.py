@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from postmortems.choices import ReviewStatus
 from postmortems.models import ChangeType, FailureCategory
-from tests.factories import IncidentFactory, VendorFactory
+from tests.factories import IncidentFactory, TimelineEventFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +178,49 @@ def test_a_session_sees_what_a_token_of_the_same_user_sees(client_for, author, v
     session.force_login(viewer)
 
     assert session.get(url).status_code == client_for(viewer).get(url).status_code == 404
+
+
+# An incident's timeline: reading it is reading the incident; adding, editing or deleting
+# an event is editing it (deleting an event is not deleting the postmortem).
+TIMELINE_READ = INCIDENT_ACTIONS["retrieve"]
+TIMELINE_WRITE = INCIDENT_ACTIONS["update"]
+TIMELINE_ACTIONS = {
+    "list": TIMELINE_READ,
+    "retrieve": TIMELINE_READ,
+    "create": {role: tuple(201 if c == 200 else c for c in codes)
+               for role, codes in TIMELINE_WRITE.items()},
+    "update": TIMELINE_WRITE,
+    "delete": {role: tuple(204 if c == 200 else c for c in codes)
+               for role, codes in TIMELINE_WRITE.items()},
+}  # fmt: skip
+
+
+def timeline_request(client: APIClient, action: str, incident):
+    event = TimelineEventFactory(incident=incident, occurred_at=incident.started_at)
+    events_url = reverse("timeline-api:event-list", args=[incident.slug])
+    event_url = reverse("timeline-api:event-detail", args=[incident.slug, event.pk])
+    if_match = f'"{incident.version}"'
+    if action == "list":
+        return client.get(events_url)
+    if action == "retrieve":
+        return client.get(event_url)
+    if action == "create":
+        body = {"occurred_at": "2024-03-01T12:30:00Z"}
+        return client.post(events_url, body, HTTP_IF_MATCH=if_match)
+    if action == "update":
+        return client.patch(event_url, {"description": "Edited."}, HTTP_IF_MATCH=if_match)
+    return client.delete(event_url, HTTP_IF_MATCH=if_match)
+
+
+@pytest.mark.parametrize("action", list(TIMELINE_ACTIONS))
+@pytest.mark.parametrize("role", ROLES)
+def test_timeline_permission_matrix(client_as, author, action, role):
+    client = client_as(role)
+    expected = ANONYMOUS if role == "anonymous" else TIMELINE_ACTIONS[action][role]
+    for status, code in zip(STATUSES, expected, strict=True):
+        incident = IncidentFactory(status=status)
+        incident.authors.add(author)
+
+        response = timeline_request(client, action, incident)
+
+        assert response.status_code == code, (action, role, status, response.content)

@@ -7,7 +7,8 @@ import time_machine
 
 from digests.choices import DeliveryStatus
 from digests.models import DigestDelivery
-from digests.sending import create_due_deliveries, deliveries_to_queue, enqueue_due_digests
+from digests.sending import create_due_deliveries, deliveries_to_queue
+from digests.tasks import enqueue_due_digests
 from tests.factories import DigestSubscriptionFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ import pytest
 
 from digests.choices import DeliveryStatus
 from digests.models import DigestDelivery, DigestSubscription
-from digests.sending import due_periods, enqueue_due_digests, new_delivery
-from digests.tasks import send_digest
+from digests.sending import due_periods, new_delivery
+from digests.tasks import enqueue_due_digests, send_digest
 from tests.factories import DigestSubscriptionFactory
 from tests.processes import wait_for
 

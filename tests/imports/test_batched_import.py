@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from imports.records import ImportBatch, ImportedComponent, ImportedIncident, ImportedUpdate
 from imports.services import import_batch
 from postmortems.choices import ReviewStatus
-from postmortems.models import Incident, Service
+from postmortems.models import Incident, Service, Source
 from postmortems.services import IncidentChanges, update_incident
 from tests.factories import VendorFactory
 from timeline.models import TimelineEvent
@@ -86,6 +86,49 @@ def test_a_chunk_issues_the_same_queries_for_300_and_for_1200_incidents(vendor, 
     assert few == many == 16
     assert Incident.objects.count() == 1500
     assert TimelineEvent.objects.count() == 1500 * 5
+
+
+def linked(n: int, **overrides):
+    return incident(n, url=f"https://status.quokka.example/incidents/inc-{n}", **overrides)
+
+
+def test_the_pages_links_take_one_statement_per_chunk_for_300_or_1200_incidents(vendor, author):
+    # As above, and one COPY of the sources.
+    other = VendorFactory(slug="wombat")
+    few = queries_for(vendor, [linked(n) for n in range(300)], chunk_size=2000, user=author)
+    many = queries_for(other, [linked(n) for n in range(300, 1500)], chunk_size=2000, user=author)
+
+    assert few == many == 17
+    assert Source.objects.count() == 1500
+
+
+def test_importing_linked_incidents_again_reads_no_sources_and_writes_nothing(vendor):
+    run(vendor, [linked(n) for n in range(600)], chunk_size=300)
+    before = (Source.objects.count(), history_rows())
+
+    with CaptureQueriesContext(connection) as captured:
+        report = run(vendor, [linked(n) for n in range(600)], chunk_size=300)
+
+    # Per chunk as for incidents without links: the importer's record of each link says
+    # the sources need no look.
+    assert len(captured) == 2 * 7
+    assert report.unchanged == 600
+    assert (Source.objects.count(), history_rows()) == before
+
+
+def test_giving_earlier_imports_their_links_takes_the_same_queries_for_30_and_300(vendor):
+    run(vendor, [incident(n) for n in range(330)])
+
+    # Per chunk: savepoint; lock; incidents; timelines; services; service links; the
+    # incidents' sources; UPDATE the incidents' record of their link; COPY the sources;
+    # release. No history entry.
+    before = history_rows()
+    few = queries_for(vendor, [linked(n) for n in range(30)], chunk_size=500)
+    many = queries_for(vendor, [linked(n) for n in range(30, 330)], chunk_size=500)
+
+    assert few == many == 10
+    assert Source.objects.count() == 330
+    assert history_rows() == before
 
 
 def test_a_chunked_import_of_1200_incidents_is_idempotent(vendor):

@@ -1,5 +1,7 @@
 """Statuspage subscriber webhook notifications."""
 
+import json
+
 import pytest
 
 from imports.parsers.statuspage_webhook import parse
@@ -89,3 +91,26 @@ def test_incident_that_is_not_an_object_is_a_payload_error():
 def test_malformed_json_is_a_payload_error():
     with pytest.raises(PayloadError, match="not Statuspage webhook JSON"):
         parse(read_fixture("malformed.json"))
+
+
+def test_a_notification_without_a_postmortem_has_none(incident):
+    assert incident.postmortem is None
+
+
+def test_the_vendors_postmortem_is_kept_as_html_dated_when_published():
+    (incident,) = parse(read_fixture("statuspage_webhook_postmortem.json")).incidents
+
+    postmortem = incident.postmortem
+    assert (postmortem.external_id, postmortem.body_format) == ("postmortem", "html")
+    assert postmortem.display_at == utc(2024, 6, 20, 15, 30, 1, 950000)
+    assert postmortem.body.startswith("<h2>What happened</h2>")
+    assert "postmortem" not in [u.external_id for u in incident.updates]
+
+
+def test_an_unpublished_postmortem_is_dated_when_last_edited():
+    payload = json.loads(read_fixture("statuspage_webhook_postmortem.json"))
+    payload["incident"]["postmortem_published_at"] = None
+
+    (incident,) = parse(json.dumps(payload).encode()).incidents
+
+    assert incident.postmortem.display_at == utc(2024, 6, 20, 15, 29, 48, 120000)

@@ -176,7 +176,6 @@ def test_updates_out_of_order_keep_the_moments_valid(vendor):
             update("m-1", "monitoring", 5),
             update("m-2", "investigating", 10),
             update("m-3", "resolved", 40),
-            update("m-4", "investigating", -30),  # back-dated before the start
         ]
     )
 
@@ -184,11 +183,27 @@ def test_updates_out_of_order_keep_the_moments_valid(vendor):
 
     found = Incident.objects.get()
     assert report.created == 1
-    assert found.detected_at is None  # no detection after mitigation, none before the start
+    assert found.detected_at is None  # no detection after mitigation
     assert (found.mitigated_at, found.resolved_at) == (
         T0 + timedelta(minutes=5),
         T0 + timedelta(minutes=40),
     )
+
+
+def test_an_update_displayed_before_the_pages_start_starts_the_incident(vendor):
+    backdated = incident(
+        updates=[
+            update("b-1", "investigating", -30),
+            update("b-2", "monitoring", 5),
+            update("b-3", "resolved", 40),
+        ]
+    )
+
+    run(vendor, backdated)
+
+    found = Incident.objects.get()
+    assert found.started_at == found.detected_at == T0 - timedelta(minutes=30)
+    assert found.time_to_resolve == timedelta(minutes=70)
 
 
 def test_a_renamed_component_keeps_its_service(vendor):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import combinations
 
 import pytest
 
@@ -120,6 +121,85 @@ def test_sub_pattern_with_more_members_than_the_larger_one_is_kept(planted):
     pair = patterns["cat:release-process-bypassed+cat:time-handling"]
     assert members(pair) == sorted([*planted.leap_day, extra.id])
     assert "+".join(LEAP_DAY) in patterns
+
+
+# Four attributes the members of one pattern all share: every 3 of them have the same members.
+SHARED_FOUR = (
+    "cat:config-error", "cat:monitoring-gap", "cat:non-staged-rollout", "ct:config-change",
+)  # fmt: skip
+# Of the four triples, the one without the common change type is the least likely by chance.
+RAREST_THREE = ("cat:config-error", "cat:monitoring-gap", "cat:non-staged-rollout")
+
+
+def shares_four(count: int = 3) -> list[int]:
+    """``count`` incidents with all four attributes, and configuration changes without them."""
+    for _ in range(2):
+        make_incident(("ct:config-change",), vendor="other")
+    return [make_incident(SHARED_FOUR, vendor=f"v{n}").id for n in range(count)]
+
+
+def test_members_sharing_four_attributes_are_one_pattern_not_four():
+    shared = shares_four()
+
+    patterns = recurring_patterns(min_support=2, now=NOW)
+
+    # Not the 4 triples of the four attributes, each with these very three members.
+    assert len(patterns) == 1
+    [pattern] = patterns
+    assert pattern.attributes == RAREST_THREE
+    assert members(pattern) == sorted(shared)
+    assert sorted(pattern.equivalents) == sorted(
+        triple for triple in combinations(SHARED_FOUR, 3) if triple != RAREST_THREE
+    )
+    assert pattern.shared_attributes == SHARED_FOUR
+
+
+def test_members_sharing_five_attributes_are_one_pattern_and_their_subsets_stay_apart():
+    five = (*SHARED_FOUR, "cat:hidden-dependency")
+    shared = [make_incident(five, vendor=f"v{n}").id for n in range(3)]
+    # Two more with three of the five: that triple and its pairs have more members.
+    more = [make_incident(SHARED_FOUR[:3], vendor="w").id for _ in range(2)]
+
+    patterns = by_key(recurring_patterns(min_support=3, now=NOW))
+
+    # Of C(5, 3) = 10 triples, 9 have exactly the three members; one has five.
+    assert {p.support for p in patterns.values()} == {3, 5}
+    assert len(patterns) == 2
+    wide = next(p for p in patterns.values() if p.support == 3)
+    assert members(wide) == sorted(shared) and len(wide.equivalents) == 8
+    assert wide.shared_attributes == tuple(sorted(five))
+    assert members(patterns["+".join(SHARED_FOUR[:3])]) == sorted(shared + more)
+
+
+def test_refresh_stores_one_pattern_per_set_of_members():
+    shares_four()
+
+    summary = refresh_patterns()
+
+    [pattern] = Pattern.objects.all()
+    assert (summary.patterns, summary.members) == (1, 3)
+    assert pattern.key == "+".join(RAREST_THREE)
+    assert len(pattern.equivalent_keys) == 3
+    assert pattern.shared_attributes == list(SHARED_FOUR)
+
+
+def test_a_pattern_that_comes_to_share_a_fourth_attribute_keeps_its_id():
+    stored = SHARED_FOUR[1:]  # includes the common change type: not the rarest triple
+    incidents = [make_incident(stored, vendor=f"v{n}") for n in range(3)]
+    for _ in range(2):
+        make_incident(("ct:config-change",), vendor="other")
+    refresh_patterns(now=datetime(2024, 1, 1, tzinfo=UTC))
+    before = Pattern.objects.get()
+    error = FailureCategory.objects.get(slug="config-error")
+    for incident in incidents:  # now the members share all four
+        FactorFactory(incident=incident, category=error)
+
+    summary = refresh_patterns(now=datetime(2024, 1, 8, tzinfo=UTC))
+
+    [after] = Pattern.objects.all()
+    assert (after.pk, after.key, after.detected_at) == (before.pk, before.key, before.detected_at)
+    assert "+".join(RAREST_THREE) in after.equivalent_keys
+    assert (summary.new, summary.retired) == (0, 0)
 
 
 def test_drafts_are_ignored(planted):

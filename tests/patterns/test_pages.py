@@ -1,5 +1,6 @@
 """The patterns dashboard, pattern pages and the pattern panels of incident and vendor pages."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -168,11 +169,14 @@ def test_the_dashboard_costs_the_same_queries_for_few_or_many_patterns(client, v
         make_member(n)
     refresh_patterns()
     few = count_queries(client, reverse("patterns:dashboard"))
-    categories = FailureCategory.objects.exclude(slug="non-staged-rollout")[:6]
+    categories = FailureCategory.objects.exclude(slug="non-staged-rollout")[:4]
     for n in range(3, 30):
         incident = make_member(n, vendor=f"vendor-{n % 7}")
-        for category in categories[: n % 6]:
-            FactorFactory(incident=incident, category=category)
+        # Each category on the members whose number has its bit: pairs and triples of
+        # them have members of their own, so they are patterns of their own.
+        for bit, category in enumerate(categories):
+            if n % 16 >> bit & 1:
+                FactorFactory(incident=incident, category=category)
     refresh_patterns()
     assert Pattern.objects.recurring().count() > 10
 
@@ -273,6 +277,62 @@ def test_a_pattern_page_costs_the_same_queries_for_3_or_30_members(client, viewe
     many = count_queries(client, reverse("patterns:pattern-detail", args=[pattern.pk]))
 
     assert few == many
+
+
+def pattern_links(page: str) -> set[str]:
+    return set(re.findall(r'href="(/patterns/\d+/)"', page))
+
+
+def test_every_pattern_a_page_links_to_has_its_page_whatever_its_support(client, viewer):
+    members = [make_member(n) for n in range(3)]
+    gap = FailureCategory.objects.get(slug="monitoring-gap")
+    for incident in members[:2]:  # an emerging combination of two of them
+        FactorFactory(incident=incident, category=gap)
+    refresh_patterns()
+    client.force_login(viewer)
+    emerging = Pattern.objects.get(support=2)
+
+    links = set()
+    for params in ({}, {"min_support": 2}, {"min_support": 3}):
+        links |= pattern_links(get(client, "patterns:dashboard", **params).content.decode())
+    for incident in members:
+        page = get(client, "postmortems:incident-detail", incident.slug).content.decode()
+        links |= pattern_links(page)
+
+    assert reverse("patterns:pattern-detail", args=[emerging.pk]) in links
+    assert len(links) == Pattern.objects.count() == 2
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link
+    page = client.get(reverse("patterns:pattern-detail", args=[emerging.pk])).content.decode()
+    assert "Emerging" in page and "Monitoring gap" in page
+
+
+def test_incidents_sharing_four_attributes_make_one_pattern_page_naming_all_four(client, viewer):
+    error = FailureCategory.objects.get(slug="config-error")
+    gap = FailureCategory.objects.get(slug="monitoring-gap")
+    for n in range(3):
+        incident = make_member(n)
+        FactorFactory(incident=incident, category=error)
+        FactorFactory(incident=incident, category=gap)
+    refresh_patterns()
+    client.force_login(viewer)
+
+    dashboard = get(client, "patterns:dashboard").content.decode()
+    incident = get(client, "postmortems:incident-detail", incident.slug).content.decode()
+
+    # Not the 4 triples of the four attributes, each with the same three incidents.
+    [pattern] = Pattern.objects.all()
+    assert (
+        pattern_links(dashboard)
+        == pattern_links(incident)
+        == {reverse("patterns:pattern-detail", args=[pattern.pk])}
+    )
+    assert dashboard.count("3 incidents across 3 vendors") == 1
+    page = get(client, "patterns:pattern-detail", pattern.pk).content.decode()
+    for name in ("Configuration change", "Rollout not staged", "Configuration error",
+                 "Monitoring gap"):  # fmt: skip
+        assert f">{name}</a>" in page
 
 
 def test_an_unknown_pattern_is_a_404(client, viewer):

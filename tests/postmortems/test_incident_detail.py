@@ -161,3 +161,38 @@ def test_export_names_services_and_change_types_and_gives_utc_times_to_a_reader_
     assert "| Started | 2024-03-01 23:30 UTC |" in text
     assert "| Resolved | 2024-03-02 01:00 UTC |" in text
     assert "- **2024-03-01 23:45** · Detection" in text
+
+
+EDITED = "Edited after publication"
+
+
+def test_untouched_demo_postmortems_are_not_edited_after_publication(client, leap_day):
+    for incident in Incident.objects.all():
+        assert EDITED not in detail(client, incident.slug).content.decode(), incident.slug
+
+
+def test_a_postmortem_published_through_review_is_not_edited_until_someone_edits_it(
+    client, author, reviewer
+):
+    from postmortems.services import publish_incident, submit_for_review
+
+    incident = IncidentFactory(status="draft")
+    incident.authors.add(author)
+    record_events(
+        incident=incident,
+        events=[NewEvent(occurred_at=datetime(2024, 3, 1, 12, tzinfo=UTC), kind="detection")],
+    )
+    submit_for_review(incident=incident, user=author)
+    publish_incident(incident=incident, user=reviewer)
+    client.force_login(author)
+    assert EDITED not in detail(client, incident.slug).content.decode()
+
+    incident.refresh_from_db()
+    update_incident(
+        incident_id=incident.id,
+        expected_version=incident.version,
+        changes=IncidentChanges(fields={"summary": "A typo fixed."}),
+        user=author,
+    )
+
+    assert EDITED in detail(client, incident.slug).content.decode()

@@ -1,5 +1,6 @@
 """The in-place editors for factors, action items and sources on the incident edit page."""
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -9,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
+from accounts.models import Profile
 from postmortems import services_parts
 from postmortems.choices import (
     ActionItemStatus,
@@ -22,8 +24,10 @@ from tests.factories import (
     ActionItemFactory,
     FactorFactory,
     IncidentFactory,
+    TimelineEventFactory,
     UserFactory,
 )
+from timeline.choices import EventKind
 
 pytestmark = pytest.mark.django_db
 
@@ -306,6 +310,166 @@ def test_deleting_needs_a_post(author_client, incident):
 
     assert response.status_code == 405
     assert Factor.objects.filter(pk=factor.pk).exists()
+
+
+# --- Evidence: the timeline events behind a factor ----------------------------------------
+
+EARLY = datetime(2024, 3, 1, 12, 5, tzinfo=UTC)
+LATE = datetime(2024, 3, 1, 12, 40, tzinfo=UTC)
+
+
+@pytest.fixture
+def events(incident):
+    """Two events of the incident's timeline, and one of another incident's."""
+    early = TimelineEventFactory(
+        incident=incident, occurred_at=EARLY, kind=EventKind.DETECTION,
+        description="<p>Alerts fired for <b>every</b> storage front-end in the region at once</p>",
+    )  # fmt: skip
+    late = TimelineEventFactory(incident=incident, occurred_at=LATE, description="Rolled back.")
+    TimelineEventFactory(description="Another postmortem's event.")
+    return early, late
+
+
+def evidence_box(html: str, event) -> str:
+    """The evidence checkbox of ``event`` in ``html``: its whole tag."""
+    (tag,) = re.findall(
+        rf'<input type="checkbox" name="[\w-]+-evidence" value="{event.pk}"[^>]*>', html
+    )
+    return tag
+
+
+def test_the_factor_form_offers_this_timelines_events_by_time_and_first_words(
+    author_client, incident, events
+):
+    early, _ = events
+
+    html = author_client.get(url("factor-create", incident), **HTMX).content.decode()
+
+    assert 'name="factor-new-evidence"' in html
+    assert "1 Mar 2024 12:05 · Detection — Alerts fired for every storage front-end in the…" in html
+    assert "1 Mar 2024 12:40 · Note — Rolled back." in html
+    assert "Another postmortem" not in html
+    assert "checked" not in evidence_box(html, early)
+
+
+def test_the_event_times_are_in_the_viewers_zone(author_client, author, incident, events):
+    Profile.objects.update_or_create(user=author, defaults={"time_zone": "Asia/Tokyo"})
+    author_client.force_login(author)  # the zone is read at sign-in
+
+    html = author_client.get(url("factor-create", incident), **HTMX).content.decode()
+
+    assert "1 Mar 2024 21:05 · Detection" in html
+
+
+def test_a_timeline_without_events_says_how_to_cite_some(author_client, incident):
+    html = author_client.get(url("factor-create", incident), **HTMX).content.decode()
+
+    assert "This timeline has no events yet." in html
+
+
+def test_adding_a_factor_with_evidence_links_its_events(author_client, author, incident, events):
+    early, late = events
+    data = {**factor_data(), "factor-new-evidence": [early.pk, late.pk]}
+
+    response = author_client.post(url("factor-create", incident), data, **HTMX)
+
+    assert response.status_code == 200
+    factor = incident.factors.get()
+    assert list(factor.evidence.all()) == [early, late]
+    record = factor.history.get()
+    assert record.history_user == author
+    assert record.history_change_reason == f"Evidence: timeline events {early.pk}, {late.pk}."
+    # The row cites them, linked to their place in the timeline editor.
+    html = response.content.decode()
+    edit_url = reverse("postmortems:incident-edit", args=[incident.slug])
+    assert f'href="{edit_url}#timeline-event-{late.pk}"' in html
+
+
+def test_editing_a_factor_shows_its_evidence_checked(author_client, incident, events):
+    early, late = events
+    factor = FactorFactory(incident=incident)
+    late.evidence_for.add(factor)
+
+    html = author_client.get(url("factor-edit", incident, factor.pk), **HTMX).content.decode()
+
+    assert "checked" in evidence_box(html, late)
+    assert "checked" not in evidence_box(html, early)
+
+
+def test_editing_a_factors_evidence_saves_it_and_records_it_in_history(
+    author_client, author, incident, events
+):
+    early, late = events
+    factor = FactorFactory(incident=incident)
+    late.evidence_for.add(factor)
+    data = {
+        **factor_data(
+            prefix=f"factor-{factor.pk}",
+            category=factor.category.pk,
+            description=factor.description,
+        ),
+        f"factor-{factor.pk}-evidence": [early.pk],
+    }
+
+    response = author_client.post(url("factor-edit", incident, factor.pk), data, **HTMX)
+
+    assert response.status_code == 200
+    assert list(factor.evidence.all()) == [early]
+    latest = factor.history.order_by("-history_date").first()
+    assert (latest.history_type, latest.history_user) == ("~", author)
+    assert latest.history_change_reason == f"Evidence: timeline events {early.pk}."
+
+
+def test_an_event_of_another_postmortem_is_a_form_error(author_client, incident, events):
+    early, _ = events
+    elsewhere = TimelineEventFactory(description="Not this one.")
+    factor = FactorFactory(incident=incident, description="Old text.")
+    early.evidence_for.add(factor)
+    data = {
+        **factor_data(prefix=f"factor-{factor.pk}", description="New text."),
+        f"factor-{factor.pk}-evidence": [early.pk, elsewhere.pk],
+    }
+
+    response = author_client.post(url("factor-edit", incident, factor.pk), data)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert escape(f"Event {elsewhere.pk} is not on this postmortem's timeline") in html
+    factor.refresh_from_db()
+    assert factor.description == "Old text."
+    assert list(factor.evidence.all()) == [early]
+    assert not elsewhere.evidence_for.exists()
+    assert factor.history.count() == 1
+
+
+def test_a_new_factor_citing_another_postmortems_event_is_not_added(author_client, incident):
+    elsewhere = TimelineEventFactory()
+    data = {**factor_data(), "factor-new-evidence": [elsewhere.pk]}
+
+    response = author_client.post(url("factor-create", incident), data, **HTMX)
+
+    assert response.status_code == 200  # htmx swaps the errors in
+    assert escape(f"Event {elsewhere.pk} is not on this postmortem's timeline") in (
+        response.content.decode()
+    )
+    assert not incident.factors.exists()
+
+
+def test_the_factor_editor_runs_as_many_queries_for_20_cited_events_as_for_2(author_client, author):
+    counts = []
+    for n in (2, 20):
+        incident = IncidentFactory(status=ReviewStatus.DRAFT)
+        incident.authors.add(author)
+        add_factors(incident, 3)
+        for _ in range(n):
+            event = TimelineEventFactory(incident=incident, occurred_at=EARLY)
+            event.evidence_for.add(*incident.factors.all())
+        with CaptureQueriesContext(connection) as queries:
+            response = author_client.get(url("factor-create", incident), **HTMX)
+        assert response.content.decode().count('name="factor-new-evidence"') == n
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
 
 
 # --- Action items ----------------------------------------------------------------------

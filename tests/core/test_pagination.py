@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
 from postmortems.models import Incident
-from postmortems.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
 from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,11 @@
+"""What the import services announce, so that they need not know the tasks that act on it.
+
+Tasks import services, never the reverse: a service that wants work queued sends a
+signal, and ``imports.tasks`` (connected when the app is ready) queues the task.
+"""
+
+from django.dispatch import Signal
+
+# A stored import job should run on a worker once the current transaction commits;
+# sent with ``job_id``.
+import_queued = Signal()
