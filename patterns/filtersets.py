@@ -8,11 +8,15 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from patterns.mining import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX
+from patterns.attributes import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX, CONTRIBUTING_PREFIX
 from patterns.models import Pattern, PatternQuerySet
 from postmortems.models import ChangeType, FailureCategory, Vendor
 
-VOCABULARIES = {CHANGE_TYPE_PREFIX: ChangeType, CATEGORY_PREFIX: FailureCategory}
+VOCABULARIES = {
+    CHANGE_TYPE_PREFIX: ChangeType,
+    CATEGORY_PREFIX: FailureCategory,
+    CONTRIBUTING_PREFIX: FailureCategory,
+}
 
 
 class AttributeListField(forms.Field):
@@ -30,7 +34,8 @@ class AttributeListField(forms.Field):
             prefix = next((p for p in VOCABULARIES if attribute.startswith(p)), None)
             if prefix is None:
                 raise ValidationError(
-                    "“%(value)s” is not an attribute: use ct:<change type> or cat:<category>.",
+                    "“%(value)s” is not an attribute: use ct:<change type>, cat:<category> or "
+                    "cf:<category as a contributing factor>.",
                     params={"value": attribute},
                 )
             slug = attribute.removeprefix(prefix)
@@ -59,8 +64,14 @@ def vendor_exists(slug: str) -> None:
 class PatternFilterSet(django_filters.FilterSet):
     attribute = AttributeFilter(
         help_text="Patterns whose incidents share every attribute given (the pattern's own "
-        "or those of the combinations folded into it), e.g. `ct:config-change` or "
-        "`cat:non-staged-rollout`; repeat the parameter or separate with commas.",
+        "or those of the combinations folded into it), e.g. `ct:config-change`, "
+        "`cat:non-staged-rollout`, or `cf:non-staged-rollout` (as a contributing factor); "
+        "repeat the parameter or separate with commas.",
+    )
+    variants = django_filters.BooleanFilter(
+        method="filter_variants",
+        help_text="`true` lists every pattern, variants included; by default each family "
+        "is listed once, by its head (a variant's `variant_of` names its head).",
     )
     vendor = django_filters.CharFilter(
         method="filter_vendor",
@@ -87,7 +98,13 @@ class PatternFilterSet(django_filters.FilterSet):
         # twice is "emerging", not a pattern, unless asked for.
         if self.form.cleaned_data.get("min_support") is None:
             queryset = queryset.recurring()
+        # Each family once unless variants are asked for.
+        if not self.form.cleaned_data.get("variants"):
+            queryset = queryset.families()
         return queryset
+
+    def filter_variants(self, queryset, name, value):
+        return queryset  # applied in ``qs``, after the other filters
 
     def filter_vendor(self, queryset, name, value: str):
         return queryset.filter(vendors__contains=[value])

@@ -54,11 +54,27 @@ def incident_patterns(incident: Incident) -> list[Membership]:
     profile = IncidentProfile.objects.filter(incident_id=incident.pk).first()
     if profile is None:  # published since the last refresh
         return []
-    patterns = list(
+    found = list(
         Pattern.objects.containing(profile.attributes)
-        .only("id", "key", "title", "support", "score", "attributes", "quarter_completed_actions")
+        .only(
+            "id",
+            "key",
+            "title",
+            "support",
+            "score",
+            "attributes",
+            "quarter_completed_actions",
+            "variant_of",
+            "measure",
+            "expected",
+            "log10_p",
+            "vendor_count",
+        )
         .order_by("-score", "key")
     )
+    # Each family once: a variant is shown only when the incident is not in its head.
+    ids = {p.pk for p in found}
+    patterns = [p for p in found if p.variant_of_id not in ids]
     priors = prior_actions(profile, patterns)
     return [Membership(p, priors.get(p.pk, 0)) for p in patterns]
 
@@ -104,6 +120,14 @@ def prior_actions(profile: IncidentProfile, patterns: list[Pattern]) -> dict[int
         for pk, done in cursor.fetchall():
             priors[pk] += done if from_start else -done
     return priors
+
+
+def vendor_patterns(vendor: Vendor, limit: int = 5) -> list[Pattern]:
+    """The best recurring families the vendor's incidents take part in (one query, through
+    the index on the patterns' vendors)."""
+    found = Pattern.objects.recurring().families().filter(vendors__contains=[vendor.slug])
+    return list(found.only("id", "title", "measure", "support", "vendor_count", "expected",
+                           "log10_p").order_by("-score", "key")[:limit])  # fmt: skip
 
 
 def vendor_recurrences(vendor: Vendor, limit: int = 20) -> list[Recurrence]:
@@ -166,8 +190,16 @@ class ListedPattern:
 
 
 def top_patterns(min_support: int | None = None, limit: int = 20) -> list[ListedPattern]:
-    """The best recurring patterns with their top vendors (two queries)."""
-    return with_top_vendors(list(Pattern.objects.recurring(min_support).listed()[:limit]))
+    """The best recurring patterns, each family once, with their top vendors (two queries)."""
+    families = Pattern.objects.recurring(min_support).families().listed()
+    return with_top_vendors(list(families[:limit]))
+
+
+def variants_of(pattern: Pattern) -> QuerySet[Pattern]:
+    """A family head's variants, the most overlapping first: what a list of titles needs."""
+    return pattern.variants.order_by("-overlap", "-score", "key").only(
+        "id", "key", "title", "support", "overlap", "variant_of"
+    )
 
 
 def with_top_vendors(patterns: list[Pattern]) -> list[ListedPattern]:
@@ -188,6 +220,5 @@ def emerging_patterns(limit: int = 10) -> QuerySet[Pattern]:
     # has it; support is never null). In score order alone PostgreSQL walks the score index
     # from the top, where the recurring patterns are, through nearly all of them.
     by_support = F("support").desc(nulls_last=True)
-    return (
-        Pattern.objects.emerging().order_by(by_support, "-score", "key").only("id", "title")[:limit]
-    )
+    emerging = Pattern.objects.emerging().families()
+    return emerging.order_by(by_support, "-score", "key").only("id", "title")[:limit]

@@ -1,29 +1,24 @@
-"""Recurring-pattern mining: which change types and failure categories keep occurring together.
+"""Recurring-pattern mining: what keeps coming back, and how strongly the evidence says so.
 
-An incident's *attributes* are its change types (``ct:<slug>``) and the categories of its
-factors whatever their role (``cat:<slug>``). Only published incidents count. Every
-combination of 2 or 3 attributes shared by at least ``min_support`` incidents is counted in
-PostgreSQL; only *closed* combinations are kept (a combination is dropped when a larger one
-containing it has exactly the same member incidents: it says nothing the larger one does not).
-Members sharing more attributes than a combination holds would still leave every 3-attribute
-subset of them standing, each with the same members: such combinations are folded into one,
-which lists the others as its ``equivalents`` (see ``same_members``).
+An incident's attributes are its change types (``ct:``), its factors' categories whatever the
+role (``cat:``) and its contributing factors' categories (``cf:``); see
+``patterns.attributes``. Only published incidents count. Candidates are every combination of
+2 or 3 change types and categories, and every single change type or contributing factor,
+shared by at least ``min_support`` incidents, counted from the sets of attributes SQL groups
+the incidents into. Only *closed* candidates are kept, one per set of member incidents: a
+candidate is dropped when a larger one containing it has exactly the same members (it says
+nothing the larger one does not); candidates with exactly the same members otherwise (the
+3-attribute subsets of members sharing four attributes, a contributing factor all of whose
+incidents share a trigger) are folded into one, which names the others as its
+``equivalents`` (see ``same_members``), a combination standing for a single attribute.
 
-Ranking::
-
-    score = support * log2(1 + lift) * (1 + log2(vendors)) * recency
-
-* ``support``  — number of member incidents.
-* ``lift``     — observed support / expected support under independence, where
-  expected = N * Π p_i, p_i = count(attr_i) / N and N = number of published incidents.
-  A lift of 1 means the attributes meet no more often than chance; log2(1 + lift) keeps
-  chance-level combinations from dominating merely because their attributes are common.
-* ``vendors``  — distinct vendors among the members (at least 1 in the formula): the same
-  weakness at several companies is a lesson for the industry, not one company's quirk.
-* ``recency``  — (1 + 0.5 ** (age / HALF_LIFE)) / 2, age = now - the last member's start
-  (never negative): 1 for a pattern seen today, 3/4 two years on, never below 1/2. A
-  knowledge base of past outages must still rank a large old pattern above a small new
-  one, so recency only breaks near-ties; a pattern without any dated member gets 3/4.
+Each pattern is tested against chance and ranked by the evidence (``patterns.evidence``).
+Then **variants are folded into families**: walking down the ranking, a pattern whose members
+overlap a stronger family head's by a Jaccard index of at least ``VARIANT_OVERLAP`` (half of
+all the members of either are members of both) joins that family as a *variant*; otherwise
+it heads a family of its own. Only patterns that share an attribute are compared (for two
+3-attribute patterns, two of their three attributes): variants are the same cluster told
+with one attribute more, less or different. A variant keeps its key and id.
 """
 
 from __future__ import annotations
@@ -32,23 +27,38 @@ import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import reduce
-from itertools import combinations
+from itertools import chain, combinations
 from operator import attrgetter, is_, or_
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from patterns import profiles
-from patterns.models import LATEST_MEMBERS, MAX_SIZE, TOP_VENDORS
-from patterns.profiles import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX, Vocabulary
+from patterns import evidence, profiles
+from patterns.attributes import (
+    CATEGORY_PREFIX,
+    CHANGE_TYPE_PREFIX,
+    CONTRIBUTING_PREFIX,
+    MAX_SIZE,
+    attribute_label,
+    combines,
+    stands_alone,
+    term_key,
+)
+from patterns.models import LATEST_MEMBERS, TOP_VENDORS
+from patterns.profiles import Vocabulary
 from postmortems.models import ChangeType, FailureCategory, IncidentVendor, Vendor
 
-HALF_LIFE = timedelta(days=2 * 365)
+# A pattern whose members overlap a stronger one's by this Jaccard index or more is its variant.
+VARIANT_OVERLAP = 0.5
+# Candidates with at least this many incidents count as tested (see ``patterns.evidence``),
+# whatever the minimum support asked for: the evidence does not depend on it.
+TESTED_SUPPORT = 2
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_START = (1, 0)  # sorts after every (0, -start): members without a start come last
 
@@ -68,9 +78,19 @@ class MinedPattern:
     latest_members: tuple[int, ...] = ()  # newest first
     latest_prior_actions: tuple[int, ...] = ()
     title: str = ""
+    # The test against chance (``patterns.evidence``): its measure, what chance predicts
+    # (incidents, or vendors for spread), log10 of the p-value, and the evidence in decades.
+    measure: str = evidence.ASSOCIATION
+    expected: float = 0.0
+    log10_p: float = 0.0
+    strength: float = 0.0
     score: float = 0.0
     # The other combinations with exactly these members, folded into this one.
     equivalents: tuple[tuple[str, ...], ...] = ()
+    # The key of the family head this is a variant of, and how much their members overlap.
+    variant_of: str | None = None
+    overlap: float = 0.0
+    variant_count: int = 0  # of a head: the variants in its family
 
     @property
     def key(self) -> str:
@@ -118,12 +138,13 @@ class _Loaded:
     first_quarter: int  # quarter index (year * 4 + quarter - 1) of bit field 0
     width: int  # bits per quarter: wide enough for every incident and every done item
     vendor_ids: list[int]  # by bit
+    vendor_sizes: list[int]  # published incidents of each vendor, by bit
 
 
 def recurring_patterns(
     min_support: int = 3, max_size: int = MAX_SIZE, *, now: datetime | None = None
 ) -> list[MinedPattern]:
-    """Closed attribute combinations shared by ≥ ``min_support`` published incidents, best first."""
+    """Closed patterns shared by ≥ ``min_support`` published incidents, best first."""
     with transaction.atomic():
         vocabulary = profiles.load_vocabulary()
         profiles.build_working_tables(vocabulary)
@@ -141,14 +162,16 @@ def mine(
     """``recurring_patterns`` over the working tables of ``profiles.build_working_tables``.
 
     SQL groups the incidents by attribute set (a tenth as many rows at a million incidents);
-    Python lists, for each combination, the sets containing it and adds them up. ``stored``
-    maps the keys of the patterns already stored to their ids: of combinations with the same
+    Python lists, for each candidate, the sets containing it and adds them up. ``stored``
+    maps the keys of the patterns already stored to their ids: of candidates with the same
     members, a stored one represents them, so the pattern keeps its id (see ``_representative``).
     """
     if not 2 <= max_size <= MAX_SIZE:
         raise ValueError(f"max_size must be 2 or 3, not {max_size}.")
     loaded = _load_sets()
-    containing = _combine(loaded.sets, max_size)
+    alone = frozenset(code for code, key in enumerate(vocabulary.keys) if stands_alone(key))
+    combined = frozenset(code for code, key in enumerate(vocabulary.keys) if combines(key))
+    containing = _combine(loaded.sets, max_size, alone, combined)
     supports = {combo: sum(map(_SUPPORT, sets)) for combo, sets in containing.items()}
     kept = closed_combinations({c: n for c, n in supports.items() if n >= max(min_support, 1)})
     if not kept:
@@ -161,11 +184,13 @@ def mine(
         first_quarter=loaded.first_quarter,
         width=loaded.width,
         vendor_slugs=_vendor_slugs(loaded.vendor_ids),
+        vendor_sizes=loaded.vendor_sizes,
         now=now or timezone.now(),
+        tested=sum(1 for n in supports.values() if n >= TESTED_SUPPORT),
     )
     folded = same_members(kept, containing, supports)
     away = {combo for others in folded.values() for combo in others}
-    mined = []
+    described, members = [], {}
     for combo in kept:
         if combo in away:
             continue
@@ -173,8 +198,12 @@ def mine(
         named = [tuple(vocabulary.keys[code] for code in codes) for codes in group]
         first = _representative(named, supports[combo], context, stored or {})
         others = tuple(attributes for attributes in named if attributes != first)
-        mined.append(_describe(first, containing[combo], context, others))
-    return sorted(mined, key=lambda p: (-p.score, p.key))
+        pattern = _describe(first, containing[combo], context, others)
+        described.append(pattern)
+        members[pattern.key] = containing[combo]
+    ranked = sorted(_with_evidence(described, context, supports, vocabulary),
+                    key=lambda p: (-p.score, p.key))  # fmt: skip
+    return fold_variants(ranked, members, supports, vocabulary)
 
 
 # --- Attribute sets, in SQL -----------------------------------------------------------------
@@ -236,25 +265,29 @@ def _load_sets() -> _Loaded:
     bits = {vendor: bit for bit, vendor in enumerate(ranked)}
     for set_id, vendor_id, _ in triples:
         sets[set_id].vendors |= 1 << bits[vendor_id]
-    return _Loaded(sets, first_quarter, width, ranked)
+    return _Loaded(sets, first_quarter, width, ranked, [incidents[v] for v in ranked])
 
 
-def _combine(sets: dict[int, _Set], max_size: int) -> dict[tuple, list[_Set]]:
-    """Every combination of 2 to ``max_size`` attributes with the sets containing it.
+def _combine(
+    sets: dict[int, _Set], max_size: int, alone: frozenset[int], combined: frozenset[int]
+) -> dict[tuple, list[_Set]]:
+    """Every candidate with the sets containing it: the single attributes that stand alone
+    (codes in ``alone``) and every combination of 2 to ``max_size`` of those that combine.
 
     Each list runs from the set with the latest member to the one with the earliest, so
-    finding a combination's latest members can stop early.
+    finding a candidate's latest members can stop early.
     """
     containing: dict[tuple, list[_Set]] = {}
     for group in sorted(sets.values(), key=_LAST, reverse=True):
-        codes = group.codes
-        for size in range(2, min(max_size, len(codes)) + 1):
-            for combo in combinations(codes, size):
-                found = containing.get(combo)
-                if found is None:
-                    containing[combo] = [group]
-                else:
-                    found.append(group)
+        codes = [code for code in group.codes if code in combined]
+        singles = [(code,) for code in group.codes if code in alone]
+        sizes = range(2, min(max_size, len(codes)) + 1)
+        for combo in chain(singles, *(combinations(codes, size) for size in sizes)):
+            found = containing.get(combo)
+            if found is None:
+                containing[combo] = [group]
+            else:
+                found.append(group)
     return containing
 
 
@@ -293,11 +326,13 @@ def closed_combinations(supports: dict[tuple, int]) -> list[tuple]:
 
     A larger combination's members are a subset of each smaller one's, so equal members
     means equal support, and comparing supports with the combinations one attribute larger
-    is enough (a larger one still with the same support is sandwiched between them).
+    is enough (a larger one still with the same support is sandwiched between them). A
+    single change type is the smaller one of its pairs; a contributing factor is in no
+    combination, and ``same_members`` folds it where its members equal one's.
     """
     folded = set()
     for combo, support in supports.items():
-        if len(combo) > 2:
+        if len(combo) > 1:
             folded.update(sub for sub in combinations(combo, len(combo) - 1)
                           if supports.get(sub) == support)  # fmt: skip
     return [combo for combo in supports if combo not in folded]
@@ -348,7 +383,7 @@ _LATEST_SQL = f"""
                      CASE WHEN started_at IS NULL THEN incident_id END DESC
         ) AS place
         FROM refresh_incident
-        WHERE cardinality(codes) >= 2
+        WHERE cardinality(codes) >= 1
     ) ranked
     WHERE place <= %s
 """
@@ -431,7 +466,9 @@ class _Context:
     first_quarter: int
     width: int
     vendor_slugs: list[str]  # by bit
+    vendor_sizes: list[int]  # by bit
     now: datetime
+    tested: int  # candidates with at least TESTED_SUPPORT incidents
 
 
 def _vendor_slugs(vendor_ids: list[int]) -> list[str]:
@@ -444,9 +481,10 @@ def _representative(
 ) -> tuple:
     """The combination that stands for a group with the same members.
 
-    A stored one first, the oldest if several are (its id and URL stay as they were); then
-    the most attributes, then the highest lift (the rarest attributes: the most telling
-    combination), then the key, so a new group gets the same one on every refresh.
+    A combination before a single attribute (the single one folds into it); then a stored
+    one, the oldest if several are (its id and URL stay as they were); then the most
+    attributes, then the highest lift (the rarest attributes: the most telling combination),
+    then the key, so a new group gets the same one on every refresh.
     """
     if len(group) == 1:
         return group[0]
@@ -456,7 +494,8 @@ def _representative(
         lift = compute_lift(
             support, [context.attribute_counts[a] for a in attributes], context.total
         )
-        return (stored_id is None, stored_id or 0, -len(attributes), -lift, attributes)
+        return (len(attributes) == 1, stored_id is None, stored_id or 0, -len(attributes),
+                -lift, attributes)  # fmt: skip
 
     return min(group, key=rank)
 
@@ -490,9 +529,192 @@ def _describe(
         latest_members=tuple(ids),
         latest_prior_actions=tuple(priors),
         title=pattern_title(attributes, context.names, total.support, len(vendors), first_seen),
-        score=compute_score(total.support, lift, len(vendors), last_seen, context.now),
         equivalents=equivalents,
     )
+
+
+def _with_evidence(
+    patterns: list[MinedPattern],
+    context: _Context,
+    supports: dict[tuple, int],
+    vocabulary: Vocabulary,
+) -> list[MinedPattern]:
+    """The patterns with their test against chance and their score (``patterns.evidence``).
+
+    Each measure runs once over arrays of every pattern it applies to.
+    """
+    code_of = {key: code for code, key in enumerate(vocabulary.keys)}
+    counts, total = context.attribute_counts, context.total
+    tests: dict[int, tuple[str, float, float]] = {}  # index -> (measure, log10 p, expected)
+
+    def run(indexes: list[int], measure: str, outcome: evidence.Tested, measures=None) -> None:
+        for n, index in enumerate(indexes):
+            name = measure if measures is None else measures[n]
+            tests[index] = (name, float(outcome.log10_p[n]), float(outcome.expected[n]))
+
+    by_size: dict[int, list[int]] = defaultdict(list)
+    for index, pattern in enumerate(patterns):
+        by_size[len(pattern.attributes)].append(index)
+    pairs = by_size.get(2, [])
+    if pairs:
+        run(pairs, evidence.ASSOCIATION, evidence.association(
+            [patterns[i].support for i in pairs],
+            [counts[patterns[i].attributes[0]] for i in pairs],
+            [counts[patterns[i].attributes[1]] for i in pairs],
+            total,
+        ))  # fmt: skip
+    triples = by_size.get(3, [])
+    if triples:
+        run(triples, evidence.ASSOCIATION, _triple_association(
+            [patterns[i] for i in triples], counts, supports, code_of, total
+        ))  # fmt: skip
+    singles = by_size.get(1, [])
+    if singles:
+        attributes = [patterns[i].attributes[0] for i in singles]
+        spread = evidence.spread(
+            [len(patterns[i].vendors) for i in singles],
+            [patterns[i].support for i in singles],
+            context.vendor_sizes,
+            total,
+        )
+        contributing = np.array([a.startswith(CONTRIBUTING_PREFIX) for a in attributes])
+        recurrence = evidence.recurrence(
+            [patterns[i].support for i in singles], total, _typical_share(counts, total)
+        )
+        both, recurred = evidence.stronger(spread, recurrence)
+        chosen = evidence.Tested(
+            np.where(contributing, both.log10_p, spread.log10_p),
+            np.where(contributing, both.expected, spread.expected),
+        )
+        measures = [evidence.RECURRENCE if c and r else evidence.SPREAD
+                    for c, r in zip(contributing, recurred, strict=True)]  # fmt: skip
+        run(singles, evidence.SPREAD, chosen, measures)
+    result = []
+    for index, pattern in enumerate(patterns):
+        measure, log10_p, expected = tests[index]
+        strength = evidence.evidence(log10_p, context.tested)
+        observed = len(pattern.vendors) if measure == evidence.SPREAD else pattern.support
+        result.append(replace(
+            pattern,
+            measure=measure,
+            expected=expected,
+            lift=observed / expected if expected > 0 else 0.0,
+            log10_p=log10_p,
+            strength=strength,
+            score=evidence.score(strength, len(pattern.vendors), pattern.last_seen, context.now),
+        ))  # fmt: skip
+    return result
+
+
+def _triple_association(
+    triples: list[MinedPattern],
+    counts: dict[str, int],
+    supports: dict[tuple, int],
+    code_of: dict[str, int],
+    total: int,
+) -> evidence.Tested:
+    """Each triple against the least telling of its three (pair, third attribute) splits."""
+    support, part, rest = [], [], []
+    for pattern in triples:
+        codes = [code_of[a] for a in pattern.attributes]
+        for third in range(3):
+            pair = tuple(code for n, code in enumerate(codes) if n != third)
+            support.append(pattern.support)
+            part.append(supports[pair])
+            rest.append(counts[pattern.attributes[third]])
+    tested = evidence.association(support, part, rest, total)
+    log10_p = tested.log10_p.reshape(-1, 3)
+    worst = log10_p.argmax(axis=1)
+    rows = np.arange(len(triples))
+    return evidence.Tested(log10_p[rows, worst], tested.expected.reshape(-1, 3)[rows, worst])
+
+
+def _typical_share(counts: dict[str, int], total: int) -> float:
+    """The median share of incidents among the contributing factors that occur."""
+    shares = [n / total for key, n in counts.items() if key.startswith(CONTRIBUTING_PREFIX) and n]
+    return float(np.median(shares)) if shares and total else 0.0
+
+
+# --- Families of variants -------------------------------------------------------------------
+
+
+def fold_variants(
+    ranked: list[MinedPattern],
+    members: dict[str, list[_Set]],
+    supports: dict[tuple, int],
+    vocabulary: Vocabulary,
+) -> list[MinedPattern]:
+    """Mark each pattern that overlaps a stronger family head as its variant (module docstring).
+
+    ``ranked`` runs best first and ``members`` gives each pattern's sets. The overlap of two
+    patterns is counted only when nothing rules it out cheaply: a Jaccard index of at least
+    ``VARIANT_OVERLAP`` needs supports within a factor two, and the incidents of both share
+    every attribute of both, so a sub-combination of those that no incident has, or that has
+    too few, settles it without reading the sets.
+    """
+    code_of = {key: code for code, key in enumerate(vocabulary.keys)}
+    heads: list[int] = []
+    by_term: dict[str, list[int]] = defaultdict(list)  # term -> heads with it, best first
+    head_of: dict[int, tuple[int, float]] = {}
+    member_ids: dict[int, set[int]] = {}
+    for index, pattern in enumerate(ranked):
+        terms = {term_key(a) for a in pattern.attributes}
+        candidates = sorted({h for term in terms for h in by_term[term]})
+        for head in candidates:
+            other = ranked[head]
+            shared = len(terms & {term_key(a) for a in other.attributes})
+            if shared < 2 and len(pattern.attributes) == len(other.attributes) == 3:
+                continue
+            overlap = _overlap(pattern, other, members, member_ids, head, supports, code_of)
+            if overlap >= VARIANT_OVERLAP:
+                head_of[index] = (head, overlap)
+                break
+        else:
+            heads.append(index)
+            for term in terms:
+                by_term[term].append(index)
+    variants = Counter(head for head, _ in head_of.values())
+    result = []
+    for index, pattern in enumerate(ranked):
+        if index in head_of:
+            head, overlap = head_of[index]
+            result.append(replace(pattern, variant_of=ranked[head].key, overlap=overlap))
+        else:
+            result.append(replace(pattern, variant_count=variants[index]))
+    return result
+
+
+def _overlap(
+    pattern: MinedPattern,
+    head: MinedPattern,
+    members: dict[str, list[_Set]],
+    member_ids: dict[int, set[int]],
+    head_index: int,
+    supports: dict[tuple, int],
+    code_of: dict[str, int],
+) -> float:
+    """The Jaccard index of the two patterns' members (0 when ruled out early)."""
+    small, large = sorted((pattern.support, head.support))
+    if small * 2 < large:
+        return 0.0
+    needed = (small + large) / (1 + 1 / VARIANT_OVERLAP)  # the intersection J = 0.5 needs
+    # An upper bound: every member of both has each combinable sub-combination of the union
+    # (a contributing factor's incidents have its category in any role).
+    union = tuple(sorted({code_of[term_key(a)] for a in (*pattern.attributes, *head.attributes)}))
+    exact = len(union) <= 3 and not any(
+        a.startswith(CONTRIBUTING_PREFIX) for a in (*pattern.attributes, *head.attributes)
+    )
+    if exact:  # the members of both are exactly the union's
+        both = supports.get(union, 0)
+        return both / (pattern.support + head.support - both)
+    for combo in combinations(union, min(len(union), 3)):
+        if supports.get(combo, 0) < needed:
+            return 0.0
+    ids = member_ids.get(head_index)
+    if ids is None:
+        ids = member_ids[head_index] = set(map(id, members[head.key]))
+    both = sum(group.support for group in members[pattern.key] if id(group) in ids)
+    return both / (pattern.support + head.support - both)
 
 
 def _bits(bitmap: int, labels: list[str]) -> list[str]:
@@ -526,21 +748,6 @@ def compute_lift(support: int, attribute_counts: list[int], total: int) -> float
     return support / expected if expected else 0.0
 
 
-def recency_weight(last_seen: datetime | None, now: datetime) -> float:
-    if last_seen is None:
-        return 0.75
-    age = max(now - last_seen, timedelta(0))
-    return (1 + 0.5 ** (age / HALF_LIFE)) / 2
-
-
-def compute_score(
-    support: int, lift: float, vendor_count: int, last_seen: datetime | None, now: datetime
-) -> float:
-    """The ranking formula of the module docstring."""
-    vendor_factor = 1 + math.log2(max(vendor_count, 1))
-    return support * math.log2(1 + lift) * vendor_factor * recency_weight(last_seen, now)
-
-
 def quarter_counts(dates: list[datetime]) -> dict[str, int]:
     """Members per calendar quarter in UTC, oldest quarter first (``{"2014-Q4": 2}``)."""
     counts: dict[str, int] = defaultdict(int)
@@ -559,11 +766,12 @@ def pattern_title(
 ) -> str:
     """A plain-language title.
 
-    E.g. "Configuration change + Rollout not staged — 7 incidents across 5 vendors since 2014".
+    E.g. "Configuration change + Rollout not staged — 7 incidents across 5 vendors since 2014",
+    or "Rollout not staged (contributing factor) — 9 incidents across 7 vendors since 2012".
     """
     # Change types first: the trigger reads before the weaknesses it exposed.
     ordered = sorted(attributes, key=lambda a: (not a.startswith(CHANGE_TYPE_PREFIX), a))
-    label = " + ".join(names.get(a, a.split(":", 1)[1]) for a in ordered)
+    label = " + ".join(attribute_label(a, names) for a in ordered)
     text = f"{label} — {support} incident{'s' if support != 1 else ''}"
     if vendor_count:
         text += f" across {vendor_count} vendor{'s' if vendor_count != 1 else ''}"
@@ -573,11 +781,15 @@ def pattern_title(
 
 
 def attribute_names() -> dict[str, str]:
-    """Every term's name by attribute key (the vocabularies are small: one query)."""
-    change_types, categories = (
+    """Every term's name by attribute key, ``cf:`` included (two small vocabularies: one query)."""
+    change_types, categories, contributing = (
         model.objects.order_by().values_list(
             Concat(Value(prefix), "slug", output_field=CharField()), "name"
         )
-        for prefix, model in ((CHANGE_TYPE_PREFIX, ChangeType), (CATEGORY_PREFIX, FailureCategory))
+        for prefix, model in (
+            (CHANGE_TYPE_PREFIX, ChangeType),
+            (CATEGORY_PREFIX, FailureCategory),
+            (CONTRIBUTING_PREFIX, FailureCategory),
+        )
     )
-    return dict(change_types.union(categories, all=True))
+    return dict(change_types.union(categories, contributing, all=True))

@@ -5,30 +5,29 @@ Pages and the API read these tables; nothing here is edited by hand.
 
 from __future__ import annotations
 
-from itertools import combinations
-
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from patterns.attributes import MAX_SIZE, combination_keys
+from patterns.evidence import describe
 from postmortems.models import Incident, Vendor
+
+__all__ = ["MAX_SIZE", "combination_keys"]  # where the model's callers look them up
 
 # Members a pattern keeps for its page and its API detail, newest first.
 LATEST_MEMBERS = 50
-# Attributes a pattern combines, at most.
-MAX_SIZE = 3
 # Vendors a pattern names in lists (the dashboard, the API's list); its page names them all.
 TOP_VENDORS = 5
-
-
-def combination_keys(attributes: list[str], max_size: int = MAX_SIZE) -> list[str]:
-    """The key of every combination of 2 to ``max_size`` of the attributes."""
-    ordered = sorted(attributes)
-    return [
-        "+".join(combo) for size in range(2, max_size + 1) for combo in combinations(ordered, size)
-    ]
+# How a pattern's evidence was measured (``patterns.evidence``).
+MEASURES = [
+    ("association", "Attributes meeting more often than chance"),
+    ("recurrence", "A weakness recurring more often than the typical one"),
+    ("spread", "At more vendors than its frequency predicts"),
+]
 
 
 # Columns read for one pattern at a time, never for a list of them.
@@ -47,8 +46,12 @@ class PatternQuerySet(models.QuerySet):
         return self.filter(support__gte=min_support or settings.PATTERN_MIN_SUPPORT)
 
     def emerging(self) -> PatternQuerySet:
-        """Combinations seen together more than once but below the minimum support."""
+        """Patterns seen more than once but below the minimum support."""
         return self.filter(support__lt=settings.PATTERN_MIN_SUPPORT)
+
+    def families(self) -> PatternQuerySet:
+        """Each family once: the patterns that are no stronger pattern's variant."""
+        return self.filter(variant_of__isnull=True)
 
     def listed(self) -> PatternQuerySet:
         """Without the columns only a pattern's own page reads: every vendor, the latest members.
@@ -68,14 +71,16 @@ class PatternQuerySet(models.QuerySet):
 
 
 class Pattern(models.Model):
-    """A closed combination of 2 or 3 attributes (change types, failure categories) that recurs.
+    """A closed pattern that recurs: a combination of 2 or 3 attributes (change types, failure
+    categories), or a single change type or contributing factor (``patterns.attributes``).
 
-    ``key`` is the sorted attributes joined by ``+`` (``cat:non-staged-rollout+ct:config-change``)
-    and identifies the combination across refreshes. Every other column is derived by the
-    mining engine. Its members are not stored: an incident is a member when its attributes
-    (``IncidentProfile.attributes``) contain the pattern's; only the latest ones are kept here,
-    for the pattern's page. One pattern per set of members: combinations with exactly the
-    same members are folded into one of them (``equivalent_keys``).
+    ``key`` is the sorted attributes joined by ``+`` (``cat:non-staged-rollout+ct:config-change``,
+    ``cf:automation-amplified``) and identifies the pattern across refreshes. Every other
+    column is derived by the mining engine. Its members are not stored: an incident is a
+    member when its attributes (``IncidentProfile.attributes``) contain the pattern's; only
+    the latest ones are kept here, for the pattern's page. One pattern per set of members:
+    combinations with exactly the same members are folded into one of them
+    (``equivalent_keys``).
     """
 
     key = models.CharField(max_length=500, unique=True)
@@ -97,7 +102,37 @@ class Pattern(models.Model):
         help_text=f"Slugs of up to {TOP_VENDORS} of the vendors, those with the most published "
         "incidents first.",
     )
+    # The test against chance (``patterns.evidence``).
+    measure = models.CharField(max_length=20, choices=MEASURES, default="association")
+    expected = models.FloatField(
+        default=0.0,
+        help_text="What chance predicts: incidents (association, recurrence) or vendors "
+        "(spread); ``lift`` is the observed count over it.",
+    )
+    p_value = models.FloatField(
+        default=1.0, help_text="One-sided p-value against chance (0.0 below 1e-307)."
+    )
+    log10_p = models.FloatField(default=0.0, help_text="log10 of the p-value, exact below 1e-307.")
+    evidence = models.FloatField(
+        default=0.0,
+        help_text="-log10(p x candidates tested): positive when fewer than one such pattern "
+        "is expected by chance.",
+    )
     score = models.FloatField(db_index=True)
+    # Families: a pattern whose members overlap a stronger one's by a Jaccard index of 0.5 or
+    # more is its variant, rewritten by each refresh; every pattern keeps its own id and key.
+    variant_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="variants",
+        help_text="The family head this pattern is a variant of.",
+    )
+    overlap = models.FloatField(
+        default=0.0, help_text="Of a variant: the Jaccard index of its members and its head's."
+    )
+    variant_count = models.PositiveIntegerField(default=0, help_text="Of a head: its variants.")
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     quarter_counts = models.JSONField(default=dict, blank=True)
@@ -164,10 +199,18 @@ class Pattern(models.Model):
                 F("id").desc(nulls_last=True),
                 name="pattern_last_seen_page",
             ),
+            # A vendor page's patterns: those naming the vendor, found without reading every
+            # pattern's list of vendors.
+            GinIndex(fields=["vendors"], name="pattern_vendors"),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def evidence_text(self) -> str:
+        """ "3 incidents where 0.6 were expected by chance (p = 2.5e-4)", and the like."""
+        return describe(self.measure, self.support, self.vendor_count, self.expected, self.log10_p)
 
 
 class IncidentProfile(models.Model):

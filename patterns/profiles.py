@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from patterns.attributes import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX, CONTRIBUTING_PREFIX
 from patterns.metrics import Source, duration_seconds
 from patterns.models import IncidentProfile, VendorIncident
-from postmortems.choices import ActionItemStatus, ReviewStatus
+from postmortems.choices import ActionItemStatus, FactorRole, ReviewStatus
 from postmortems.models import (
     ActionItem,
     ChangeType,
@@ -30,8 +31,6 @@ from postmortems.models import (
     IncidentVendor,
 )
 
-CHANGE_TYPE_PREFIX = "ct:"
-CATEGORY_PREFIX = "cat:"
 # Bits per mask word: a bigint without its sign bit.
 WORD_BITS = 63
 
@@ -42,7 +41,7 @@ class Vocabulary:
 
     keys: tuple[str, ...]  # by code; sorted as Python sorts, i.e. as COLLATE "C" does
     names: dict[str, str]
-    terms: tuple[tuple[str, int], ...]  # (kind, term id) by code: "ct" or "cat"
+    terms: tuple[tuple[str, int], ...]  # (kind, term id) by code: "ct", "cat" or "cf"
 
     @property
     def words(self) -> int:
@@ -50,15 +49,21 @@ class Vocabulary:
 
 
 def load_vocabulary() -> Vocabulary:
-    """Change types and categories with their keys and names (two queries)."""
+    """Change types and categories with their keys and names (two queries).
+
+    Each category is two attributes: ``cat:`` in any role and ``cf:`` as a contributing
+    factor (see ``patterns.attributes``).
+    """
     rows = []
-    for prefix, kind, model in (
-        (CHANGE_TYPE_PREFIX, "ct", ChangeType),
-        (CATEGORY_PREFIX, "cat", FailureCategory),
+    for prefixes, model in (
+        (((CHANGE_TYPE_PREFIX, "ct"),), ChangeType),
+        (((CATEGORY_PREFIX, "cat"), (CONTRIBUTING_PREFIX, "cf")), FailureCategory),
     ):
+        terms = list(model.objects.values_list("id", "slug", "name"))
         rows += [
             (f"{prefix}{slug}", name, kind, pk)
-            for pk, slug, name in model.objects.values_list("id", "slug", "name")
+            for prefix, kind in prefixes
+            for pk, slug, name in terms
         ]
     rows.sort()
     return Vocabulary(
@@ -112,6 +117,9 @@ def _incident_sql(words: int) -> str:
                 FROM {Incident.change_types.through._meta.db_table} l
                 UNION ALL
                 SELECT f.incident_id, f.category_id, 'cat' FROM {Factor._meta.db_table} f
+                UNION ALL
+                SELECT f.incident_id, f.category_id, 'cf' FROM {Factor._meta.db_table} f
+                WHERE f.role = '{FactorRole.CONTRIBUTING.value}'
             ) x
             JOIN refresh_attribute a ON a.kind = x.kind AND a.term_id = x.term_id
             GROUP BY x.incident_id
@@ -155,7 +163,9 @@ WORKING_SOURCE = Source(
     "resolve_s FROM refresh_incident)",
     attributed="(SELECT r.incident_id AS id, r.started_at, r.resolved_at, r.detect_s, "
     "r.mitigate_s, r.resolve_s, a.kind, a.slug, a.name FROM refresh_incident r "
-    "CROSS JOIN LATERAL unnest(r.codes) AS c(code) JOIN refresh_attribute a ON a.code = c.code)",
+    "CROSS JOIN LATERAL unnest(r.codes) AS c(code) JOIN refresh_attribute a ON a.code = c.code "
+    # The statistics count each category once per incident, whatever its roles.
+    "WHERE a.kind <> 'cf')",
 )
 
 

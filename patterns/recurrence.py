@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
+from patterns.attributes import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX, CONTRIBUTING_PREFIX
 from patterns.models import IncidentProfile, VendorIncident
-from patterns.profiles import CATEGORY_PREFIX, CHANGE_TYPE_PREFIX
 from postmortems.models import ChangeType, FailureCategory, Incident, IncidentVendor, Vendor
 
 
@@ -45,6 +45,7 @@ SELECT h.incident_id, i.slug, i.title, h.started_at, h.vendor_id, vn.slug, vn.na
        coalesce(t.name, c.name, a.attr), p.incident_id, pi.slug, pi.title, p.started_at
 FROM hits h
 CROSS JOIN LATERAL unnest(h.attributes) AS a(attr)
+-- A contributing factor's category is among the attributes twice (``cat:`` and ``cf:``): once.
 CROSS JOIN LATERAL (
     SELECT v.incident_id, v.started_at FROM {vendor_incident} v
     JOIN {profile} vp ON vp.incident_id = v.incident_id
@@ -60,6 +61,7 @@ JOIN {incident} pi ON pi.id = p.incident_id
 JOIN {vendor} vn ON vn.id = h.vendor_id
 LEFT JOIN {change_type} t ON %(ct)s || t.slug = a.attr
 LEFT JOIN {category} c ON %(cat)s || c.slug = a.attr
+WHERE a.attr NOT LIKE %(cf)s
 """
 
 
@@ -73,7 +75,7 @@ def _run(hits: str, params: dict) -> list[Recurrence]:
         "category": FailureCategory._meta.db_table,
     }
     params = {**params, "window": recurrence_window(), "ct": CHANGE_TYPE_PREFIX,
-              "cat": CATEGORY_PREFIX}  # fmt: skip
+              "cat": CATEGORY_PREFIX, "cf": f"{CONTRIBUTING_PREFIX}%"}  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_SQL.format(hits=hits, **tables), params)
         rows = cursor.fetchall()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from patterns import mining, profiles, related, snapshot
+from patterns import evidence, mining, profiles, related, snapshot
 from patterns.mining import MAX_SIZE, MinedPattern
 from patterns.models import Pattern, RelatedList
 from postmortems.models import Incident
@@ -117,6 +117,13 @@ _WRITTEN = {
     "vendors": "text[]",
     "top_vendors": "text[]",
     "score": "float8",
+    "measure": "text",
+    "expected": "float8",
+    "p_value": "float8",
+    "log10_p": "float8",
+    "evidence": "float8",
+    "overlap": "float8",
+    "variant_count": "int",
     "first_seen": "timestamptz",
     "last_seen": "timestamptz",
     "quarter_counts": "jsonb",
@@ -145,10 +152,11 @@ def _write_patterns(rows: list[Pattern]) -> None:
         columns = ", ".join(f"{name} {kind}" for name, kind in _WRITTEN.items())
         cursor.execute(
             "CREATE TEMPORARY TABLE refreshed_pattern "
-            f"(id bigint, key text, detected_at timestamptz, {columns}) ON COMMIT DROP"
+            "(id bigint, key text, detected_at timestamptz, variant_of_key text, "
+            f"{columns}) ON COMMIT DROP"
         )
         with cursor.copy(
-            f"COPY refreshed_pattern (id, key, detected_at, {names}) FROM STDIN"
+            f"COPY refreshed_pattern (id, key, detected_at, variant_of_key, {names}) FROM STDIN"
         ) as copy:
             for row in rows:
                 values = [getattr(row, name) for name in _WRITTEN]
@@ -156,7 +164,7 @@ def _write_patterns(rows: list[Pattern]) -> None:
                     json.dumps(v) if n in _JSON else v
                     for n, v in zip(_WRITTEN, values, strict=True)
                 ]
-                copy.write_row((row.pk, row.key, row.detected_at, *values))
+                copy.write_row((row.pk, row.key, row.detected_at, row.variant_of_key, *values))
         assignments = ", ".join(f"{name} = u.{name}" for name in _WRITTEN)
         cursor.execute(
             f"UPDATE {table} p SET {assignments} FROM refreshed_pattern u "
@@ -165,6 +173,12 @@ def _write_patterns(rows: list[Pattern]) -> None:
         cursor.execute(
             f"INSERT INTO {table} (key, detected_at, {names}) "
             f"SELECT key, detected_at, {names} FROM refreshed_pattern WHERE id IS NULL"
+        )
+        # Families by key, once every row has its id: a head may be new in this refresh.
+        cursor.execute(
+            f"UPDATE {table} p SET variant_of_id = h.id FROM refreshed_pattern u "
+            f"LEFT JOIN {table} h ON h.key = u.variant_of_key "
+            "WHERE p.key = u.key AND p.variant_of_id IS DISTINCT FROM h.id"
         )
 
 
@@ -177,6 +191,14 @@ def _fill(row: Pattern, pattern: MinedPattern, computed_at: datetime) -> None:
     row.vendors = list(pattern.vendors)
     row.top_vendors = list(pattern.top_vendors)
     row.score = pattern.score
+    row.measure = pattern.measure
+    row.expected = pattern.expected
+    row.p_value = evidence.p_value(pattern.log10_p)
+    row.log10_p = pattern.log10_p
+    row.evidence = pattern.strength
+    row.overlap = pattern.overlap
+    row.variant_count = pattern.variant_count
+    row.variant_of_key = pattern.variant_of  # resolved to an id once every row is stored
     row.first_seen = pattern.first_seen
     row.last_seen = pattern.last_seen
     row.quarter_counts = pattern.quarter_counts

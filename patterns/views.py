@@ -171,11 +171,14 @@ def duration_rows(stats: dict, group_by: str) -> list[dict]:
 @login_required
 def pattern_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Whatever its support: emerging patterns are linked from the dashboard and incident pages.
-    pattern = get_object_or_404(Pattern, pk=pk)
+    pattern = get_object_or_404(Pattern.objects.select_related("variant_of"), pk=pk)
     quarters = quarter_range(list(pattern.quarter_counts))
     context = {
         "nav": "patterns",
         "pattern": pattern,
+        "measure_explained": MEASURE_EXPLAINED.get(pattern.measure, ""),
+        "head": pattern.variant_of,
+        "variants": list(insights.variants_of(pattern)),
         # With the attributes of the combinations folded into it: every member has them all.
         "attributes": attribute_links(pattern.shared_attributes or pattern.attributes),
         "vendors": list(
@@ -194,6 +197,17 @@ def pattern_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "patterns/pattern_detail.html", context)
 
 
+# What each measure tests, in a sentence under the evidence (see ``patterns.evidence``).
+MEASURE_EXPLAINED = {
+    "association": "Tested against the attributes occurring independently (Fisher's exact "
+    "test; for three attributes, beyond the pair they extend).",
+    "recurrence": "Tested against the typical contributing factor's share of incidents "
+    "(binomial test).",
+    "spread": "Tested against its incidents falling on vendors at random, in proportion to "
+    "each vendor's incidents.",
+}
+
+
 def quarter_range(quarters: list[str]) -> list[str]:
     """Every quarter from the first to the last given ("2012-Q1"), so gaps show as gaps."""
     if not quarters:
@@ -205,14 +219,17 @@ def quarter_range(quarters: list[str]) -> list[str]:
 def attribute_links(attributes: list[str]) -> list[tuple[str, str]]:
     """(name, url) per attribute: two queries, one per vocabulary."""
     kinds = {
-        "ct": (ChangeType, "postmortems:change-type-detail"),
-        "cat": (FailureCategory, "postmortems:category-detail"),
+        "ct": (ChangeType, "postmortems:change-type-detail", "{}"),
+        "cat": (FailureCategory, "postmortems:category-detail", "{}"),
+        "cf": (FailureCategory, "postmortems:category-detail", "{} (contributing factor)"),
     }
     links = []
-    for prefix, (model, url_name) in kinds.items():
+    for prefix, (model, url_name, label) in kinds.items():
         slugs = [a.split(":", 1)[1] for a in attributes if a.startswith(f"{prefix}:")]
         names = dict(model.objects.filter(slug__in=slugs).values_list("slug", "name"))
-        links += [(names.get(slug, slug), reverse(url_name, args=[slug])) for slug in slugs]
+        links += [
+            (label.format(names.get(slug, slug)), reverse(url_name, args=[slug])) for slug in slugs
+        ]
     return links
 
 

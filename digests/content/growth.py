@@ -104,10 +104,11 @@ def published_profiles(since: datetime, until: datetime | None) -> dict[tuple, l
 
 
 def recurring_patterns(keys: list[str]) -> list[Pattern]:
-    """The recurring patterns among ``keys``, in the order a digest lists them."""
+    """The recurring patterns among ``keys``, each family once (by its head), in the order a
+    digest lists them."""
     # One array parameter rather than an IN list of thousands of placeholders.
     in_keys = RawSQL(f'"{Pattern._meta.db_table}"."key" = ANY(%s)', [keys], BooleanField())
-    rows = Pattern.objects.recurring().filter(in_keys).defer(*UNUSED_COLUMNS)
+    rows = Pattern.objects.recurring().families().filter(in_keys).defer(*UNUSED_COLUMNS)
     patterns = list(rows.order_by("-score", "key"))
     share_vendor_slugs(patterns)
     return patterns

@@ -138,7 +138,10 @@ def matching_patterns(
     (a pattern names its vendors by slug), None when there is no vendor filter.
     """
     minimum = settings.PATTERN_MIN_SUPPORT
-    categories = frozenset(f"cat:{slug}" for slug in filters.category_slugs)
+    # A category in any role, or as the contributing factor a single-attribute pattern is.
+    categories = frozenset(
+        f"{prefix}{slug}" for slug in filters.category_slugs for prefix in ("cat:", "cf:")
+    )
     new, grown = [], []
     for row in rows:
         # Counted from publication times, so a late digest still says what changed then.

@@ -8,7 +8,7 @@ from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from patterns.mining import CATEGORY_PREFIX
+from patterns.attributes import attribute_label, kind_of, slug_of
 from patterns.models import LATEST_MEMBERS, TOP_VENDORS, Pattern
 
 # A pk no pattern has, reversed once and replaced by each row's own.
@@ -23,10 +23,26 @@ def moment(value: datetime | None) -> str | None:
 
 
 class AttributeSerializer(serializers.Serializer):
-    key = serializers.CharField(help_text="`ct:<slug>` or `cat:<slug>`.")
-    kind = serializers.ChoiceField(choices=["change_type", "category"])
+    key = serializers.CharField(
+        help_text="`ct:<slug>` (change type), `cat:<slug>` (category, any role) or "
+        "`cf:<slug>` (category as a contributing factor)."
+    )
+    kind = serializers.ChoiceField(choices=["change_type", "category", "contributing_factor"])
     slug = serializers.CharField()
-    name = serializers.CharField()
+    name = serializers.CharField(
+        help_text="The term's name; a contributing factor's ends in \"(contributing factor)\"."
+    )
+
+
+class VariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField(help_text="The variant's own `GET /api/patterns/{id}/`.")
+    key = serializers.CharField()
+    title = serializers.CharField()
+    support = serializers.IntegerField()
+    overlap = serializers.FloatField(
+        help_text="Jaccard index of the variant's members and the head's (0.5 or more)."
+    )
 
 
 class PatternSerializer(serializers.ModelSerializer):
@@ -55,13 +71,41 @@ class PatternSerializer(serializers.ModelSerializer):
     quarter_counts = serializers.DictField(
         child=serializers.IntegerField(), help_text="Members per quarter of start, e.g. 2014-Q4."
     )
+    measure = serializers.ChoiceField(
+        choices=["association", "recurrence", "spread"],
+        help_text="How the evidence was measured: `association` (attributes meeting more often "
+        "than independence predicts; Fisher's exact test), `recurrence` (a contributing "
+        "factor in more incidents than the typical one; binomial test) or `spread` (at more "
+        "vendors than its frequency predicts).",
+    )
+    expected = serializers.FloatField(
+        help_text="What chance predicts: incidents (association, recurrence) or vendors "
+        "(spread). `lift` is the observed count over it."
+    )
+    p_value = serializers.FloatField(
+        help_text="One-sided p-value against chance (0.0 below 1e-307; `log10_p` is exact)."
+    )
+    evidence = serializers.FloatField(
+        help_text="-log10(p x candidates tested): above 0, fewer than one pattern this "
+        "strong is expected by chance among all those tested."
+    )
+    evidence_text = serializers.CharField(
+        help_text='The evidence in words, e.g. "3 incidents where 0.6 were expected by '
+        'chance (p = 2.5e-4)".'
+    )
+    variant_of = serializers.SerializerMethodField(
+        help_text="Of a variant: the API URL of the stronger pattern whose family it belongs "
+        "to; null for a family's head."
+    )
 
     class Meta:
         model = Pattern
         fields = [
             "id", "url", "key", "title", "attributes", "equivalent_keys", "support", "lift",
-            "score", "vendor_count", "vendors", "first_seen", "last_seen", "quarter_counts",
-            "detected_at", "computed_at", "emerging", "html_url",
+            "measure", "expected", "p_value", "log10_p", "evidence", "evidence_text", "score",
+            "vendor_count", "vendors", "first_seen", "last_seen", "quarter_counts",
+            "variant_of", "overlap", "variant_count", "detected_at", "computed_at", "emerging",
+            "html_url",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -71,12 +115,18 @@ class PatternSerializer(serializers.ModelSerializer):
         return [
             {
                 "key": key,
-                "kind": "category" if key.startswith(CATEGORY_PREFIX) else "change_type",
-                "slug": key.split(":", 1)[1],
-                "name": names.get(key, key.split(":", 1)[1]),
+                "kind": kind_of(key),
+                "slug": slug_of(key),
+                "name": attribute_label(key, names),
             }
             for key in pattern.attributes
         ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_variant_of(self, pattern: Pattern) -> str | None:
+        if pattern.variant_of_id is None:
+            return None
+        return self.url_of(pattern.variant_of_id, "url")
 
     def get_emerging(self, pattern: Pattern) -> bool:
         return pattern.support < settings.PATTERN_MIN_SUPPORT
@@ -104,12 +154,21 @@ class PatternSerializer(serializers.ModelSerializer):
             "equivalent_keys": list(pattern.equivalent_keys),
             "support": pattern.support,
             "lift": pattern.lift,
+            "measure": pattern.measure,
+            "expected": pattern.expected,
+            "p_value": pattern.p_value,
+            "log10_p": pattern.log10_p,
+            "evidence": pattern.evidence,
+            "evidence_text": pattern.evidence_text,
             "score": pattern.score,
             "vendor_count": pattern.vendor_count,
             "vendors": list(pattern.top_vendors),
             "first_seen": moment(pattern.first_seen),
             "last_seen": moment(pattern.last_seen),
             "quarter_counts": dict(pattern.quarter_counts),
+            "variant_of": self.get_variant_of(pattern),
+            "overlap": pattern.overlap,
+            "variant_count": pattern.variant_count,
             "detected_at": moment(pattern.detected_at),
             "computed_at": moment(pattern.computed_at),
             "emerging": self.get_emerging(pattern),
@@ -154,9 +213,27 @@ class PatternDetailSerializer(PatternSerializer):
         "and categories include all of the pattern's attributes.",
     )
 
+    variants = serializers.SerializerMethodField(
+        help_text="Of a family's head: its variants, the most overlapping first."
+    )
+
     class Meta(PatternSerializer.Meta):
-        fields = [*PatternSerializer.Meta.fields, "members"]
+        fields = [*PatternSerializer.Meta.fields, "members", "variants"]
         read_only_fields = fields
+
+    @extend_schema_field(VariantSerializer(many=True))
+    def get_variants(self, pattern: Pattern) -> list[dict]:
+        return [
+            {
+                "id": variant.pk,
+                "url": self.url_of(variant.pk, "url"),
+                "key": variant.key,
+                "title": variant.title,
+                "support": variant.support,
+                "overlap": variant.overlap,
+            }
+            for variant in getattr(pattern, "variant_rows", [])
+        ]
 
     def to_representation(self, pattern: Pattern) -> dict:
         # One pattern: the generic path, for its full vendor list and members.

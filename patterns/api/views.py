@@ -34,7 +34,7 @@ from patterns.api.serializers import (
     RelatedIncidentsSerializer,
 )
 from patterns.filtersets import PatternFilterSet
-from patterns.insights import latest_members
+from patterns.insights import latest_members, variants_of
 from patterns.mining import attribute_names
 from patterns.models import Pattern
 from patterns.related import cached_related_incidents
@@ -45,7 +45,7 @@ from postmortems.models import Incident
 # A day: a page of an older refresh is never asked for again and expires.
 LIST_SECONDS = 24 * 3600
 # Part of a cached page's key: pages cached before the items' fields changed are not served.
-LIST_SHAPE = 2
+LIST_SHAPE = 3
 
 BY_SCORE = {
     "-score": SortKey(("score", "id"), descending=True),
@@ -56,13 +56,18 @@ BY_SCORE = {
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Recurring patterns, best first",
-        description="Closed combinations of 2 or 3 change types and failure categories that "
-        "published postmortems share, one per set of incidents (`equivalent_keys` names the "
-        "combinations with the same incidents folded into it). Ranked by score = support * "
-        "log2(1 + lift) * (1 + log2 vendors) * recency (half-life 2 years). Without "
-        "`min_support`, only patterns at the configured minimum are listed; each item's `url` "
-        "answers whatever its support.",
+        summary="Recurring patterns, best first, each family once",
+        description="Closed patterns that published postmortems share, one per set of "
+        "incidents: combinations of 2 or 3 change types and failure categories, and single "
+        "change types or contributing factors that recur (`equivalent_keys` names the "
+        "combinations with the same incidents folded into it). Each is tested against "
+        "chance (`measure`, `expected`, `lift`, `p_value`, `evidence`, and "
+        "`evidence_text` in words) and ranked by score = evidence + 1/2 * log10((1 + log2 "
+        "vendors) * recency), evidence = -log10(p x candidates tested). "
+        "Patterns whose incidents overlap a stronger one's (Jaccard index 0.5 or more) are "
+        "its *variants*: a list shows each family once, by its head, with `variant_count`, "
+        "unless `variants=true`. Without `min_support`, only patterns at the configured "
+        "minimum are listed; each item's `url` answers whatever its support.",
         parameters=[
             OpenApiParameter(
                 "attribute",
@@ -77,10 +82,11 @@ BY_SCORE = {
         ],
     ),
     retrieve=extend_schema(
-        summary="One pattern with its latest member incidents and all its vendors",
+        summary="One pattern with its latest member incidents, all its vendors, its variants",
         description="The 50 members that started last, oldest first, each with the completed "
         "action items of earlier members it recurred after. Every member is a published "
         "incident whose change types and categories include all of the pattern's attributes. "
+        "A family's head lists its `variants`; a variant names its head in `variant_of`. "
         "`vendors` lists every vendor of the members (the list names only the top ones). "
         "Emerging patterns (below the minimum support) answer too: the list's filters choose "
         "what a list shows, not which patterns exist.",
@@ -115,6 +121,7 @@ class PatternViewSet(ReadOnlyModelViewSet):
             {"incident": incident, "prior_completed_actions": prior}
             for incident, prior in reversed(members)
         ]
+        pattern.variant_rows = list(variants_of(pattern))
         return pattern
 
     def get_serializer_class(self):

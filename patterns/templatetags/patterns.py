@@ -22,7 +22,18 @@ def vendor_recurrence_panel(vendor):
     return {"vendor": vendor, "recurrences": insights.vendor_recurrences(vendor)}
 
 
+@register.inclusion_tag("patterns/_vendor_patterns.html")
+def vendor_pattern_panel(vendor):
+    return {"vendor": vendor, "patterns": insights.vendor_patterns(vendor)}
+
+
 @register.filter
 def fixes(count: int) -> str:
     """'recurred after 3 completed action items'."""
     return f"recurred after {count} completed action item{'s' if count != 1 else ''}"
+
+
+@register.filter
+def percent(share: float) -> str:
+    """0.83 -> "83%"."""
+    return f"{round(share * 100)}%"

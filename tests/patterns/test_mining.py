@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import combinations
 
 import pytest
 
-from patterns.mining import compute_score, recurring_patterns
+from patterns import evidence
+from patterns.mining import recurring_patterns
 from patterns.models import IncidentProfile, Pattern
 from patterns.services import refresh_patterns
 from postmortems.choices import ReviewStatus
@@ -91,15 +93,25 @@ def by_key(patterns) -> dict:
     return {"+".join(p.attributes): p for p in patterns}
 
 
+def combinations_of(patterns) -> dict:
+    """The patterns of two or three attributes, by key (single attributes left out)."""
+    return {key: p for key, p in by_key(patterns).items() if len(p.attributes) > 1}
+
+
 def members(pattern) -> list[int]:
     """The members a pattern lists (all of them, when it has no more than 50)."""
     return sorted(pattern.latest_members)
 
 
 def test_finds_planted_patterns_with_exact_members(planted):
-    patterns = by_key(recurring_patterns(min_support=3, now=NOW))
+    mined = recurring_patterns(min_support=3, now=NOW)
+    patterns = by_key(mined)
 
-    assert set(patterns) == {"+".join(CONFIG_ROLLOUT), "+".join(LEAP_DAY)}
+    assert set(combinations_of(mined)) == {"+".join(CONFIG_ROLLOUT), "+".join(LEAP_DAY)}
+    # Configuration changes alone: the five planted and one more. Code deploys alone have
+    # exactly the leap-day members: closed, they say nothing the combination does not.
+    assert set(patterns) - set(combinations_of(mined)) == {"ct:config-change"}
+    assert patterns["ct:config-change"].support == 6
     assert members(patterns["+".join(CONFIG_ROLLOUT)]) == sorted(planted.config_rollout)
     assert patterns["+".join(CONFIG_ROLLOUT)].support == 5
     assert members(patterns["+".join(LEAP_DAY)]) == sorted(planted.leap_day)
@@ -141,11 +153,14 @@ def shares_four(count: int = 3) -> list[int]:
 def test_members_sharing_four_attributes_are_one_pattern_not_four():
     shared = shares_four()
 
-    patterns = recurring_patterns(min_support=2, now=NOW)
+    mined = recurring_patterns(min_support=2, now=NOW)
+    patterns = combinations_of(mined)
 
     # Not the 4 triples of the four attributes, each with these very three members.
     assert len(patterns) == 1
-    [pattern] = patterns
+    [pattern] = patterns.values()
+    # Beside it, only configuration changes alone (five incidents).
+    assert [p.key for p in mined if len(p.attributes) == 1] == ["ct:config-change"]
     assert pattern.attributes == RAREST_THREE
     assert members(pattern) == sorted(shared)
     assert sorted(pattern.equivalents) == sorted(
@@ -176,8 +191,8 @@ def test_refresh_stores_one_pattern_per_set_of_members():
 
     summary = refresh_patterns()
 
-    [pattern] = Pattern.objects.all()
-    assert (summary.patterns, summary.members) == (1, 3)
+    [pattern] = Pattern.objects.exclude(key="ct:config-change")
+    assert (summary.patterns, summary.members) == (2, 3 + 5)
     assert pattern.key == "+".join(RAREST_THREE)
     assert len(pattern.equivalent_keys) == 3
     assert pattern.shared_attributes == list(SHARED_FOUR)
@@ -189,14 +204,14 @@ def test_a_pattern_that_comes_to_share_a_fourth_attribute_keeps_its_id():
     for _ in range(2):
         make_incident(("ct:config-change",), vendor="other")
     refresh_patterns(now=datetime(2024, 1, 1, tzinfo=UTC))
-    before = Pattern.objects.get()
+    before = Pattern.objects.exclude(key="ct:config-change").get()
     error = FailureCategory.objects.get(slug="config-error")
     for incident in incidents:  # now the members share all four
         FactorFactory(incident=incident, category=error)
 
     summary = refresh_patterns(now=datetime(2024, 1, 8, tzinfo=UTC))
 
-    [after] = Pattern.objects.all()
+    [after] = Pattern.objects.exclude(key="ct:config-change")
     assert (after.pk, after.key, after.detected_at) == (before.pk, before.key, before.detected_at)
     assert "+".join(RAREST_THREE) in after.equivalent_keys
     assert (summary.new, summary.retired) == (0, 0)
@@ -213,13 +228,13 @@ def test_min_support_is_configurable(planted):
     at_five = by_key(recurring_patterns(min_support=5, now=NOW))
 
     assert at_two["cat:retry-storm+ct:os-upgrade"].support == 2
-    assert set(at_five) == {"+".join(CONFIG_ROLLOUT)}
+    assert set(at_five) == {"+".join(CONFIG_ROLLOUT), "ct:config-change"}
 
 
 def test_max_size_two_reports_pairs_only(planted):
     patterns = recurring_patterns(min_support=3, max_size=2, now=NOW)
 
-    assert {len(p.attributes) for p in patterns} == {2}
+    assert {len(p.attributes) for p in patterns} == {1, 2}
     assert "cat:release-process-bypassed+cat:time-handling" in by_key(patterns)
 
 
@@ -290,12 +305,16 @@ def test_more_recent_pattern_outranks_same_support():
 
 
 def test_recency_fades_by_a_quarter_every_two_years_but_never_below_half():
-    recent = compute_score(4, 3.0, 2, when(2016, 1), when(2016, 1))
-    older = compute_score(4, 3.0, 2, when(2014, 1), when(2016, 1))
-    ancient = compute_score(4, 3.0, 2, when(1990, 1), when(2016, 1))
+    now = when(2016, 1)
+    recent, older, ancient = (
+        evidence.recency_weight(when(year, 1), now) for year in (2016, 2014, 1990)
+    )
 
-    assert older == pytest.approx(recent * 3 / 4, rel=0.01)
-    assert ancient == pytest.approx(recent / 2, rel=0.01)
+    assert (recent, older) == (1, pytest.approx(3 / 4, rel=0.01))
+    assert ancient == pytest.approx(1 / 2, rel=0.01)
+    # In the score, recency is secondary: at most 0.15 decades of evidence.
+    gap = evidence.score(2.0, 2, when(2016, 1), now) - evidence.score(2.0, 2, when(1990, 1), now)
+    assert gap == pytest.approx(0.5 * math.log10(2), rel=0.01)
 
 
 def test_a_large_old_pattern_outranks_a_small_recent_one():
@@ -338,7 +357,8 @@ def test_refresh_stores_exact_members(planted):
     assert sorted(pattern.latest_members) == sorted(planted.leap_day)
     assert pattern.attributes == list(LEAP_DAY)
     assert pattern.vendor_count == 3
-    assert (summary.patterns, summary.new, summary.retired, summary.members) == (2, 2, 0, 9)
+    # The two combinations and configuration changes alone (six incidents).
+    assert (summary.patterns, summary.new, summary.retired, summary.members) == (3, 3, 0, 15)
 
 
 def test_a_pattern_keeps_its_id_and_dates_when_it_grows(planted):
@@ -354,7 +374,7 @@ def test_a_pattern_keeps_its_id_and_dates_when_it_grows(planted):
     assert after.computed_at == datetime(2024, 1, 8, tzinfo=UTC)
     assert sorted(after.latest_members) == sorted([*planted.config_rollout, newcomer.pk])
     assert "newco" in after.vendors
-    assert (summary.patterns, summary.new, summary.retired, summary.members) == (2, 0, 0, 10)
+    assert (summary.patterns, summary.new, summary.retired, summary.members) == (3, 0, 0, 17)
 
 
 def test_refresh_drops_patterns_that_no_longer_recur(planted):
@@ -363,7 +383,10 @@ def test_refresh_drops_patterns_that_no_longer_recur(planted):
 
     refresh_patterns(min_support=3)
 
-    assert list(Pattern.objects.values_list("key", flat=True)) == ["+".join(CONFIG_ROLLOUT)]
+    assert set(Pattern.objects.values_list("key", flat=True)) == {
+        "+".join(CONFIG_ROLLOUT),
+        "ct:config-change",
+    }
 
 
 # --- The demo knowledge base ---------------------------------------------------------------
