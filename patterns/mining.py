@@ -16,9 +16,11 @@ Each pattern is tested against chance and ranked by the evidence (``patterns.evi
 Then **variants are folded into families**: walking down the ranking, a pattern whose members
 overlap a stronger family head's by a Jaccard index of at least ``VARIANT_OVERLAP`` (half of
 all the members of either are members of both) joins that family as a *variant*; otherwise
-it heads a family of its own. Only patterns that share an attribute are compared (for two
-3-attribute patterns, two of their three attributes): variants are the same cluster told
-with one attribute more, less or different. A variant keeps its key and id.
+it heads a family of its own. Only patterns one attribute apart are compared (one more, one
+less or one different: a single and a pair sharing it, two pairs sharing one, a pair and a
+triple containing it, two triples sharing two), a contributing factor counting as its
+category: variants are the same cluster told a little differently. A variant keeps its key
+and id.
 """
 
 from __future__ import annotations
@@ -653,26 +655,32 @@ def fold_variants(
     too few, settles it without reading the sets.
     """
     code_of = {key: code for code, key in enumerate(vocabulary.keys)}
-    heads: list[int] = []
-    by_term: dict[str, list[int]] = defaultdict(list)  # term -> heads with it, best first
+    # Heads by the terms they are made of: ``by_term`` (heads of 1 or 2 attributes) for a
+    # candidate sharing one term, ``by_pair`` (heads of 2 or 3) for one sharing two.
+    by_term: dict[str, list[int]] = defaultdict(list)
+    by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
     head_of: dict[int, tuple[int, float]] = {}
     member_ids: dict[int, set[int]] = {}
     for index, pattern in enumerate(ranked):
-        terms = {term_key(a) for a in pattern.attributes}
-        candidates = sorted({h for term in terms for h in by_term[term]})
-        for head in candidates:
+        terms = sorted({term_key(a) for a in pattern.attributes})
+        pairs = list(combinations(terms, 2))
+        candidates = {h for pair in pairs for h in by_pair[pair]}
+        if len(terms) < 3:  # a single or a pair meets heads one term away through any term
+            candidates.update(h for term in terms for h in by_term[term])
+        for head in sorted(candidates):  # the strongest first
             other = ranked[head]
-            shared = len(terms & {term_key(a) for a in other.attributes})
-            if shared < 2 and len(pattern.attributes) == len(other.attributes) == 3:
-                continue
+            if len(other.attributes) == 3 and len(terms) == 1:
+                continue  # two terms apart
             overlap = _overlap(pattern, other, members, member_ids, head, supports, code_of)
             if overlap >= VARIANT_OVERLAP:
                 head_of[index] = (head, overlap)
                 break
         else:
-            heads.append(index)
-            for term in terms:
-                by_term[term].append(index)
+            if len(terms) < 3:
+                for term in terms:
+                    by_term[term].append(index)
+            for pair in pairs:
+                by_pair[pair].append(index)
     variants = Counter(head for head, _ in head_of.values())
     result = []
     for index, pattern in enumerate(ranked):

@@ -1,6 +1,7 @@
 """The patterns dashboard in a real browser: charts drawn, tables reachable, nothing blocked."""
 
 import os
+import re
 
 from patterns.services import refresh_patterns
 from postmortems.demo.loader import load_demo
@@ -41,12 +42,12 @@ def test_the_demo_dashboard_draws_its_charts_and_leads_to_the_pattern(new_page, 
 
     page.get_by_role("combobox", name="Shared by at least").select_option("2")
     page.get_by_role("button", name="Show").click()
-    page.get_by_role("link", name="Rollout not staged + Release process bypassed").click()
+    page.get_by_role("link", name=re.compile(r"^Time event \+ Certificate expiry — ")).click()
 
     assert (
         page.get_by_role("heading", level=1)
         .inner_text()
-        .startswith("Rollout not staged + Release process bypassed — 2 incidents")
+        .startswith("Time event + Certificate expiry — 4 incidents")
     )
-    assert page.get_by_text("Recurred after 1 completed action item").is_visible()
+    assert page.get_by_text("4 incidents where 0.7 were expected by chance").is_visible()
     assert violations == []

@@ -217,7 +217,9 @@ def test_overlapping_variants_are_one_family_under_the_strongest():
     [head] = family_heads
     assert head in heads
     variants = list(Pattern.objects.filter(variant_of=head))
-    assert {"cf:non-staged-rollout", "ct:config-change"} & {v.key for v in variants}
+    # The pair of the trigger and the root cause, one attribute less, has the core's members
+    # and a few noise incidents more.
+    assert "cat:config-error+ct:config-change" in {v.key for v in variants}
     assert all(v.overlap >= 0.5 for v in variants)
     assert head.variant_count == len(variants)
     assert all(head.score >= v.score for v in variants)

@@ -14,7 +14,6 @@ from patterns.mining import recurring_patterns
 from patterns.models import IncidentProfile, Pattern
 from patterns.services import refresh_patterns
 from postmortems.choices import ReviewStatus
-from postmortems.demo.loader import load_demo
 from postmortems.models import ChangeType, FailureCategory, Incident, IncidentVendor
 from tests.factories import FactorFactory, IncidentFactory, VendorFactory
 
@@ -387,39 +386,3 @@ def test_refresh_drops_patterns_that_no_longer_recur(planted):
         "+".join(CONFIG_ROLLOUT),
         "ct:config-change",
     }
-
-
-# --- The demo knowledge base ---------------------------------------------------------------
-
-
-def demo_attributes(slug: str) -> set[str]:
-    incident = Incident.objects.get(slug=slug)
-    return {f"ct:{s}" for s in incident.change_types.values_list("slug", flat=True)} | {
-        f"cat:{s}" for s in incident.factors.values_list("category__slug", flat=True)
-    }
-
-
-def test_demo_surfaces_the_unstaged_rollout_that_bypassed_release_procedure_at_azure():
-    load_demo()
-    ids = dict(Incident.objects.values_list("slug", "id"))
-
-    patterns = by_key(recurring_patterns(min_support=2, now=NOW))
-
-    # 2014: a config change pushed to most regions at once, skipping the batching
-    # protocol; 2012: a fast-tracked fix pushed to seven clusters outside the release process.
-    pattern = patterns["cat:non-staged-rollout+cat:release-process-bypassed"]
-    assert members(pattern) == sorted([ids["azure-storage-2014-11"], ids["azure-leap-day-2012-02"]])
-    assert pattern.vendors == ("microsoft-azure",)
-    assert pattern.title.startswith("Rollout not staged + Release process bypassed — 2 incidents")
-
-
-def test_demo_surfaces_the_config_change_pattern_of_aws_and_azure_storage():
-    load_demo()
-    ids = dict(Incident.objects.values_list("slug", "id"))
-
-    patterns = by_key(recurring_patterns(min_support=2, now=NOW))
-
-    pattern = patterns["cat:config-error+cat:software-bug+ct:config-change"]
-    expected = sorted([ids["aws-us-east-2011-04"], ids["azure-storage-2014-11"]])
-    assert members(pattern) == expected
-    assert pattern.vendors == ("amazon-web-services", "microsoft-azure")

@@ -60,7 +60,8 @@ def test_search_snippets_escape_stored_html(client, viewer):
 def test_filters_combine_and_live_in_the_query_string(client, viewer, demo):
     client.force_login(viewer)
 
-    response = client.get(LIST, {"vendor": "microsoft-azure", "change_type": "time-event"})
+    params = {"vendor": "microsoft-azure", "change_type": "time-event", "category": "time-handling"}
+    response = client.get(LIST, params)
 
     assert len(titles(response)) == 1
     assert titles(response)[0].startswith("Leap-day")
@@ -78,7 +79,7 @@ def test_category_filter_finds_incidents_through_their_factors(client, viewer, d
 def test_date_range_filter(client, viewer, demo):
     client.force_login(viewer)
 
-    response = client.get(LIST, {"started_after": "2012-01-01", "started_before": "2012-12-31"})
+    response = client.get(LIST, {"started_after": "2012-01-01", "started_before": "2012-05-31"})
 
     assert [t[:8] for t in titles(response)] == ["Leap-day"]
 
