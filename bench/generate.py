@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import common
 import words
 
+from bench.popularity import CATEGORY_RANKS, CHANGE_TYPE_RANKS
+
 DEFAULT_INCIDENTS = 1_000_000
 DEFAULT_VENDORS = 2_000
 UNPUBLISHED_SHARE = 0.01  # drafts and reviews on top of the published incidents
@@ -36,22 +38,7 @@ BATCH_SIZE = 20_000
 YEARS = 12
 CODE_NAMES = 40_000
 
-# Popularity ranks: the first entry is the most frequent. Seeded entries not listed here
-# follow the listed ones, so every term of the taxonomy is used.
-CHANGE_TYPE_RANKS = [
-    "code-deploy", "config-change", "unknown", "capacity-change", "network-change",
-    "upstream-change", "traffic-change", "none", "manual-operation", "os-upgrade",
-    "schema-migration", "hardware-maintenance", "content-push", "credential-rotation",
-    "time-event",
-]  # fmt: skip
-CATEGORY_RANKS = [
-    "software-bug", "config-error", "monitoring-gap", "capacity-overload",
-    "insufficient-testing", "dependency-failure", "cascading-failure", "network-failure",
-    "single-point-of-failure", "hardware-failure", "human-error", "complexity", "retry-storm",
-    "unknown", "capacity-planning", "misdiagnosis", "data-integrity", "automation-amplified",
-    "timeout-misconfigured", "documentation-gap", "release-process-bypassed", "security",
-    "error-not-propagated", "unsafe-tooling",
-]  # fmt: skip
+# Popularity ranks of the seeded terms (bench/popularity.py).
 # A change type makes its usual root cause likelier, so real associations exist to be found.
 USUAL_CAUSE = {
     "config-change": "config-error",

@@ -68,26 +68,14 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from bench.popularity import CATEGORY_RANKS, CHANGE_TYPE_RANKS
+
 # Moments: starts spread uniformly over eight years; the refresh runs at NOW.
 FIRST_START = datetime(2017, 1, 1, tzinfo=UTC)
 LAST_START = datetime(2024, 12, 1, tzinfo=UTC)
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
-# Popularity ranks of the noise (seeded terms not listed follow, alphabetically).
-CHANGE_TYPE_RANKS = [
-    "code-deploy", "config-change", "unknown", "capacity-change", "network-change",
-    "upstream-change", "traffic-change", "none", "manual-operation", "os-upgrade",
-    "schema-migration", "hardware-maintenance", "content-push", "credential-rotation",
-    "time-event",
-]  # fmt: skip
-CATEGORY_RANKS = [
-    "software-bug", "config-error", "monitoring-gap", "capacity-overload",
-    "insufficient-testing", "dependency-failure", "cascading-failure", "network-failure",
-    "single-point-of-failure", "hardware-failure", "human-error", "complexity", "retry-storm",
-    "unknown", "capacity-planning", "misdiagnosis", "data-integrity", "automation-amplified",
-    "timeout-misconfigured", "documentation-gap", "release-process-bypassed", "security",
-    "error-not-propagated", "unsafe-tooling",
-]  # fmt: skip
+# Popularity ranks of the noise: those of bench/generate (seeded terms not listed follow).
 CHANGE_TYPE_RATE = 0.30  # the most common change type's share; rank r: RATE / r ** EXPONENT
 CHANGE_TYPE_EXPONENT = 1.0
 CATEGORY_RATE = 0.18
