@@ -39,6 +39,12 @@ class Fixtures:
     now_iso: str
     deep_pages: int
     deep: dict[str, dict] = field(default_factory=dict)
+    # The best family head: the widest pattern page (the most vendors and members).
+    top_pattern: int | None = None
+
+
+TOP_PATTERN = """SELECT id FROM patterns_pattern WHERE variant_of_id IS NULL AND support >= 3
+                 ORDER BY score DESC, id DESC LIMIT 1"""
 
 
 def bench_user():
@@ -173,6 +179,7 @@ def prepare(*, slugs: int, deep_pages: int) -> Fixtures:
         change_type=change_type,
         categories=categories,
         now_iso=datetime.now(UTC).isoformat(),
+        top_pattern=next(iter(sql(TOP_PATTERN)), (None,))[0],
         deep_pages=deep_pages,
     )
 

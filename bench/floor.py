@@ -316,8 +316,30 @@ def html_search(params: dict) -> dict:
 def patterns(params: dict) -> dict:
     sql = """SELECT id, key, title, attributes, support, lift, score, vendor_count, top_vendors,
                     first_seen, last_seen, quarter_counts, detected_at, computed_at
-             FROM patterns_pattern WHERE support >= 3 ORDER BY score DESC, id DESC LIMIT 50"""
+             FROM patterns_pattern WHERE support >= 3 AND variant_of_id IS NULL
+             ORDER BY score DESC, id DESC LIMIT 50"""
     return {"results": connection().execute(sql).fetchall()}
+
+
+def pattern(params: dict) -> dict:
+    """A pattern page's answer: the pattern with every vendor, its variants, and its latest
+    members with their lessons and action items."""
+    conn = connection()
+    found = conn.execute(
+        "SELECT * FROM patterns_pattern WHERE id = %(id)s", {"id": int(params["id"])}
+    ).fetchone()
+    variants = conn.execute(
+        "SELECT id, title, support, overlap FROM patterns_pattern WHERE variant_of_id = %(id)s",
+        {"id": found["id"]},
+    ).fetchall()
+    members = conn.execute(
+        """SELECT i.id, i.slug, i.title, i.started_at, i.lessons,
+                  (SELECT json_agg(a.title) FROM postmortems_actionitem a
+                   WHERE a.incident_id = i.id) AS items
+           FROM postmortems_incident i WHERE i.id = ANY(%(ids)s)""",
+        {"ids": found["latest_members"]},
+    ).fetchall()
+    return {"pattern": found, "variants": variants, "members": members}
 
 
 CREATE = [
@@ -361,6 +383,7 @@ ROUTES = {
     "/api-search": api_search,
     "/html-search": html_search,
     "/patterns": patterns,
+    "/pattern": pattern,
     "/create": create,
     "/ping": lambda params: {"ok": True},
 }

@@ -251,7 +251,18 @@ def pattern_operations(fx, api: dict, html: dict) -> list[Operation]:
             "patterns dashboard HTML", "patterns", get("/patterns/", html), floor,
             Target("server_ms", 10),
         ),
-    ]  # fmt: skip
+    ] + ([] if fx.top_pattern is None else [
+        Operation(
+            "pattern API, best family head", "patterns",
+            get(f"/api/patterns/{fx.top_pattern}/", api),
+            floor_get("/pattern", id=fx.top_pattern), Target("server_ms", 10),
+        ),
+        Operation(
+            "pattern page HTML, best family head", "patterns",
+            get(f"/patterns/{fx.top_pattern}/", html),
+            floor_get("/pattern", id=fx.top_pattern), Target("server_ms", 10),
+        ),
+    ])  # fmt: skip
 
 
 def create_operation(fx, api: dict) -> Operation:
