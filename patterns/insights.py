@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import F, Prefetch, QuerySet
+from django.utils.safestring import mark_safe
 
 from patterns import recurrence
 from patterns.models import LATEST_MEMBERS, IncidentProfile, Pattern
@@ -15,6 +17,7 @@ from patterns.recurrence import Recurrence
 from patterns.related import RelatedIncident, cached_related_incidents
 from postmortems.choices import FactorRole, ReviewStatus
 from postmortems.models import ActionItem, Factor, Incident, IncidentVendor, Vendor
+from postmortems.rendering import render_markdown
 
 # Members shown on a pattern page; the rest are in the incident list.
 PATTERN_PAGE_MEMBERS = LATEST_MEMBERS
@@ -140,6 +143,26 @@ class PatternMemberRow:
     incident: Incident
     prior_completed_actions: int
     root_causes: list[Factor]
+    lessons_html: str = ""
+
+
+# A day: an incident's lessons are kept rendered per version, so a pattern page of 50 members
+# does not run Markdown and the sanitiser 50 times on every view; an edit makes a new version.
+LESSONS_SECONDS = 24 * 3600
+
+
+def rendered_lessons(incidents: list[Incident]) -> dict[int, str]:
+    """Each incident's lessons as safe HTML, from the cache where this version is there."""
+    keys = {incident.pk: f"lessons-html:{incident.pk}:{incident.version}" for incident in incidents}
+    found = cache.get_many(list(keys.values()))
+    missing = {}
+    for incident in incidents:
+        if keys[incident.pk] not in found:
+            missing[keys[incident.pk]] = str(render_markdown(incident.lessons))
+    if missing:
+        cache.set_many(missing, LESSONS_SECONDS)
+    found.update(missing)
+    return {pk: mark_safe(found[key]) for pk, key in keys.items()}
 
 
 def latest_members(
@@ -167,13 +190,16 @@ def pattern_members(pattern: Pattern) -> list[PatternMemberRow]:
         Prefetch("factors", queryset=Factor.objects.select_related("category")),
         Prefetch("action_items", queryset=ActionItem.objects.order_by("id")),
     )
+    members = latest_members(pattern, incidents)
+    lessons = rendered_lessons([incident for incident, _ in members])
     return [
         PatternMemberRow(
             incident=incident,
             prior_completed_actions=prior,
             root_causes=[f for f in incident.factors.all() if f.role == FactorRole.ROOT_CAUSE],
+            lessons_html=lessons[incident.pk],
         )
-        for incident, prior in latest_members(pattern, incidents)
+        for incident, prior in members
     ]
 
 
