@@ -349,6 +349,33 @@ def test_a_member_matches_every_pattern_its_attributes_contain(subscription, min
     }
 
 
+def test_a_family_of_variants_is_listed_once_by_its_head(subscription, min_support):
+    pair = pattern("Pair", [during(3)] * 3, attributes=["cat:config-error", "ct:os-upgrade"])
+    pattern(
+        "Variant",
+        [during(3)] * 3,
+        attributes=["cat:config-error", "cat:software-bug", "ct:os-upgrade"],
+        variant_of=pair,
+    )
+    member = IncidentFactory(published_at=during(0))
+    IncidentProfile.objects.create(
+        incident=member, attributes=["cat:config-error", "cat:software-bug", "ct:os-upgrade"]
+    )
+    Pattern.objects.update(support=4)
+
+    digest = digest_for(subscription)
+
+    assert [g.title for g in digest.grown_patterns] == ["Pair"]
+
+
+def test_a_contributing_factor_pattern_follows_its_category_filter(subscription, min_support):
+    subscription.categories.add(category("non-staged-rollout"))
+    pattern("Weakness", [during(0)] * 3, attributes=["cf:non-staged-rollout"])
+    pattern("Bug", [during(0)] * 3, attributes=["cat:software-bug", "ct:config-change"])
+
+    assert titles(digest_for(subscription).new_patterns) == ["Weakness"]
+
+
 def test_patterns_follow_the_vendor_filter(subscription, min_support):
     subscription.vendors.add(VendorFactory(name="Azure", slug="azure"))
     pattern("Azure pattern", [during(0)] * 3, vendors=["aws", "azure"])
