@@ -87,6 +87,8 @@ urlpatterns = [
         csp_update(REDOC_CSP)(ApiRedocView.as_view(url_name=SCHEMA_URL_NAME)),
         name="api-redoc",
     ),
+    # Before the incident routes: /api/incidents/{slug}/suggestions/ is the classifier's.
+    path("", include("classifier.api.urls")),
     path("", include("postmortems.api.urls")),
     path("", include("imports.api.urls")),
     path("", include("patterns.api.urls")),

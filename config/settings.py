@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "imports",
     "patterns",
     "digests",
+    "classifier",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,12 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-patterns-nightly": {
         "task": "patterns.tasks.refresh_patterns",
         "schedule": crontab(hour=3, minute=15),
+    },
+    # Labelled changes retrain within minutes; the nightly run retrains on the day's
+    # knowledge base and classifies whatever is still unlabelled with the new model.
+    "retrain-classifier-nightly": {
+        "task": "classifier.tasks.retrain_classifier",
+        "schedule": crontab(hour=2, minute=45),
     },
 }
 

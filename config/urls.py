@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("timeline.urls")),
     path("", include("imports.urls")),
     path("", include("patterns.urls")),
+    path("", include("classifier.urls")),
     path("accounts/", include("accounts.urls")),
     path("digests/", include("digests.urls")),
     path("admin/", admin.site.urls),

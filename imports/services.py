@@ -50,6 +50,8 @@ class ImportReport:
     failed: int = 0
     errors: list[dict] = field(default_factory=list)
     incidents: list[dict] = field(default_factory=list)
+    # What happens next to the incidents written (their classification), if anything.
+    classification: dict = field(default_factory=dict)
 
     def record(self, outcome: str, external_id: str, slug: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -69,6 +71,7 @@ class ImportReport:
             "failed": self.failed,
             "errors": [dict(error) for error in self.errors],
             "incidents": [dict(entry) for entry in self.incidents],
+            **({"classification": dict(self.classification)} if self.classification else {}),
         }
 
 
@@ -117,6 +120,9 @@ def import_batch(
         done += len(chunk)
         if on_progress is not None:
             on_progress(done)
+    written = [e["slug"] for e in report.incidents if e["outcome"] in ("created", "updated")]
+    if written:
+        signals.incidents_imported.send(sender=ImportReport, slugs=written, report=report)
     return report
 
 

@@ -9,3 +9,8 @@ from django.dispatch import Signal
 # A stored import job should run on a worker once the current transaction commits;
 # sent with ``job_id``.
 import_queued = Signal()
+
+# An import wrote these incidents (created or updated; sent with ``slugs`` and the
+# ``report`` being built, which receivers may annotate). Sent inside the import's
+# transaction when there is one: receivers act on commit.
+incidents_imported = Signal()

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from postmortems.choices import ReviewStatus, Role
+from postmortems.choices import Origin, ReviewStatus, Role
 from postmortems.models import Incident
 
 
@@ -60,3 +60,24 @@ def can_review(user, incident: Incident) -> bool:
 
 def can_delete(user, incident: Incident) -> bool:
     return is_admin(user)
+
+
+def can_classify(user, incident: Incident) -> bool:
+    """Who may accept or reject suggested labels: whoever may edit it, and reviewers for any
+    imported incident (a vendor's own status-page record, which no one here authored)."""
+    if can_edit(user, incident):
+        return True
+    return (
+        user.is_authenticated
+        and user.has_perm("postmortems.review_incident")
+        and incident.origin == Origin.IMPORTED
+    )
+
+
+def can_publish_import(user, incident: Incident) -> bool:
+    """Publishing an imported draft while classifying it: reviewers and admins."""
+    return (
+        incident.origin == Origin.IMPORTED
+        and incident.status == ReviewStatus.DRAFT
+        and (is_admin(user) or user.has_perm("postmortems.review_incident"))
+    )

@@ -96,12 +96,18 @@ def create_incident(
 
 @transaction.atomic
 def update_incident(
-    *, incident_id: int, expected_version: int, changes: IncidentChanges, user=None
+    *,
+    incident_id: int,
+    expected_version: int,
+    changes: IncidentChanges,
+    user=None,
+    reason: str = "",
 ) -> Incident:
     """Apply an edit made against ``expected_version``; refuse it if someone saved since.
 
     The row lock makes the version check and the write one step: two editors
-    who loaded the same version cannot both pass the check.
+    who loaded the same version cannot both pass the check. ``reason`` is kept in the
+    history beside the edit (where it came from, when not typed by a person).
     """
     incident = Incident.objects.select_for_update().get(id=incident_id)
     if rules.is_stale(incident.version, expected_version):
@@ -113,6 +119,8 @@ def update_incident(
     incident.full_clean()
     incident.version = rules.next_version(incident.version)
     incident._history_user = user  # who made this edit, for the history
+    if reason:
+        incident._change_reason = reason
     incident.save()
     if changes.change_types is not None:
         incident.change_types.set(changes.change_types)

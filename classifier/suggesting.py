@@ -1,0 +1,211 @@
+"""Suggestions for one incident or many: the lexicon's hits and the learned model's
+probabilities combined into one confidence per label, each with the sentence it came from.
+
+How the two combine: as independent evidence, ``1 - (1 - lexicon)(1 - w*model)``, where a
+label the model has learned from ``n`` examples weighs its probability by
+``w = n / (n + PRIOR_EXAMPLES)``: a fresh install leans on the lexicon, a grown knowledge
+base on what it has learned. Labels the model has not learned (too few examples) are the
+lexicon's alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from classifier import lexicon
+from classifier.learning import LearnedModel
+from classifier.text import Passage, Sentence, document, quote, sentences
+
+PRIOR_EXAMPLES = 12
+REPORT_MIN = 0.2  # below this a label is not worth showing
+MAX_CHANGE_TYPES = 3
+MAX_FACTORS = 5
+
+
+@dataclass(frozen=True)
+class Suggested:
+    label: str  # "ct:<slug>" or "f:<category>:<role>"
+    confidence: float
+    evidence: str = ""
+    evidence_source: str = ""
+    highlight: str = ""
+
+    @property
+    def slug(self) -> str:
+        return self.label.split(":")[1]
+
+    @property
+    def role(self) -> str:
+        return self.label.split(":")[2] if self.is_factor else ""
+
+    @property
+    def is_factor(self) -> bool:
+        return self.label.startswith("f:")
+
+    def as_dict(self) -> dict:
+        shown = {
+            "confidence": round(self.confidence, 3),
+            "evidence": self.evidence,
+            "evidence_source": self.evidence_source,
+            "highlight": self.highlight,
+        }
+        if self.is_factor:
+            return {"category": self.slug, "role": self.role, **shown}
+        return {"slug": self.slug, **shown}
+
+
+@dataclass
+class Suggestions:
+    model_version: int
+    change_types: list[Suggested] = field(default_factory=list)
+    factors: list[Suggested] = field(default_factory=list)
+
+    @property
+    def top_confidence(self) -> float:
+        return max((s.confidence for s in self.change_types + self.factors), default=0.0)
+
+    def as_payload(self) -> dict:
+        return {
+            "model_version": self.model_version,
+            "change_types": [s.as_dict() for s in self.change_types],
+            "factors": [s.as_dict() for s in self.factors],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> Suggestions:
+        def item(entry: dict, label: str) -> Suggested:
+            return Suggested(
+                label,
+                entry["confidence"],
+                entry.get("evidence", ""),
+                entry.get("evidence_source", ""),
+                entry.get("highlight", ""),
+            )
+
+        return cls(
+            model_version=payload.get("model_version", 0),
+            change_types=[item(e, f"ct:{e['slug']}") for e in payload.get("change_types", [])],
+            factors=[item(e, f"f:{e['category']}:{e['role']}") for e in payload.get("factors", [])],
+        )
+
+    def labels(self) -> dict[str, Suggested]:
+        return {s.label: s for s in self.change_types + self.factors}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    weight: float
+    sentence: Sentence
+    highlight: str
+
+
+@dataclass
+class Classifier:
+    """One model version with the lexicon, for the taxonomy terms that exist."""
+
+    version: int
+    learned: LearnedModel | None
+    known_labels: frozenset[str]  # labels whose terms exist in the taxonomy
+
+    def suggest(self, incident_id: int | None, found: list[Passage]) -> Suggestions:
+        return self.suggest_many([(incident_id, found)])[0]
+
+    def suggest_many(self, items: Sequence[tuple[int | None, list[Passage]]]) -> list[Suggestions]:
+        split = [sentences(found) for _, found in items]
+        probabilities = self._probabilities(items)
+        return [
+            self._one(
+                incident_id, split[row], None if probabilities is None else probabilities[row]
+            )
+            for row, (incident_id, _) in enumerate(items)
+        ]
+
+    def _probabilities(self, items) -> np.ndarray | None:
+        if self.learned is None or not items:
+            return None
+        texts = [document(found) for _, found in items]
+        return self.learned.probabilities(texts, [incident_id for incident_id, _ in items])
+
+    def _one(self, incident_id, split: list[Sentence], probabilities) -> Suggestions:
+        confidence, evidence = lexicon_scores(split)
+        if probabilities is not None:
+            for index, label in enumerate(self.learned.labels):
+                share = self.learned.positives[label] / (
+                    self.learned.positives[label] + PRIOR_EXAMPLES
+                )
+                # Independent voices: either may raise a label; the model's weighs by its examples.
+                lexicon_says = confidence.get(label, 0.0)
+                confidence[label] = 1 - (1 - lexicon_says) * (1 - share * probabilities[index])
+        reported = {
+            label: value
+            for label, value in confidence.items()
+            if value >= REPORT_MIN and label in self.known_labels
+        }
+        chosen = [
+            self._suggested(label, value, evidence.get(label), incident_id, split)
+            for label, value in reported.items()
+        ]
+        return arrange(self.version, chosen)
+
+    def _suggested(self, label, value, found: Evidence | None, incident_id, split) -> Suggested:
+        if found is None:
+            found = self._model_evidence(label, incident_id, split)
+        if found is None:
+            return Suggested(label, float(value))
+        return Suggested(
+            label,
+            float(value),
+            quote(found.sentence.text),
+            found.sentence.source,
+            found.highlight,
+        )
+
+    def _model_evidence(self, label, incident_id, split: list[Sentence]) -> Evidence | None:
+        """The sentence whose words weigh most towards ``label`` in the model."""
+        if self.learned is None or label not in self.learned.labels or not split:
+            return None
+        scores = self.learned.contributions(
+            [s.text for s in split],
+            self.learned.labels.index(label),
+            self.learned.model_for(incident_id),
+        )
+        best = int(np.argmax(scores))
+        if scores[best] <= 0:
+            return None
+        return Evidence(float(scores[best]), split[best], "")
+
+
+def lexicon_scores(split: list[Sentence]) -> tuple[dict[str, float], dict[str, Evidence]]:
+    """Per label: the lexicon's confidence, and its strongest hit's sentence."""
+    by_cue: dict[str, dict[int, float]] = {}
+    evidence: dict[str, Evidence] = {}
+    for sentence in split:
+        for hit in lexicon.hits(sentence.text):
+            cues = by_cue.setdefault(hit.label, {})
+            cues[hit.cue] = max(cues.get(hit.cue, 0.0), hit.weight)
+            best = evidence.get(hit.label)
+            if best is None or hit.weight > best.weight:
+                evidence[hit.label] = Evidence(
+                    hit.weight, sentence, sentence.text[hit.start : hit.end]
+                )
+    confidence = {label: lexicon.combine(list(cues.values())) for label, cues in by_cue.items()}
+    return confidence, evidence
+
+
+def arrange(version: int, chosen: list[Suggested]) -> Suggestions:
+    """Most confident first; a category once (in its likelier role); at most a few of each."""
+    chosen.sort(key=lambda s: (-s.confidence, s.label))
+    change_types = [s for s in chosen if not s.is_factor]
+    specific = [s for s in change_types if s.slug not in ("unknown", "none")]
+    if specific and specific[0].confidence >= 0.5:
+        # A stated trigger outweighs "not disclosed" and "nothing changed".
+        change_types = [s for s in change_types if s.slug not in ("unknown", "none")]
+    factors, seen = [], set()
+    for s in chosen:
+        if s.is_factor and s.slug not in seen:
+            seen.add(s.slug)
+            factors.append(s)
+    return Suggestions(version, change_types[:MAX_CHANGE_TYPES], factors[:MAX_FACTORS])
