@@ -353,7 +353,86 @@ SELF_NEGATING = {
     ct("unknown"),
 }
 
-COMBINED = re.compile("|".join(f"(?P<c{i}>{c.pattern})" for i, c in enumerate(CUES)), re.IGNORECASE)
+SPECIAL = set("()[]?*+.\\|{}^$")
+
+
+def _top_level(pattern: str, sep: str = "|") -> list[str]:
+    """Split ``pattern`` on ``sep`` outside any group or class."""
+    parts, depth, current, escaped, in_class = [], 0, [], False, False
+    for char in pattern:
+        if escaped:
+            current.append(char)
+            escaped = False
+            continue
+        if char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif not in_class and char == "(":
+            depth += 1
+        elif not in_class and char == ")":
+            depth -= 1
+        elif not in_class and depth == 0 and char == sep:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _leads(alternative: str) -> set[str] | None:
+    """Literal text every match of ``alternative`` starts with (lower case), or None."""
+    text = alternative.removeprefix("\\b")
+    if text.startswith("(?:"):
+        text = "(" + text[3:]
+    if text.startswith("("):
+        depth = 0
+        for index, char in enumerate(text):
+            depth += char == "("
+            depth -= char == ")"
+            if depth == 0:
+                break
+        inner, rest = text[1:index], text[index + 1 :]
+        if rest.startswith(("?", "*")):
+            return None  # the group is optional: nothing certain leads
+        found: set[str] = set()
+        for option in _top_level(inner):
+            leads = _leads(option + rest) if not option.strip() else _leads(option)
+            if leads is None:
+                return None
+            found |= leads
+        return found
+    literal = []
+    for index, char in enumerate(text):
+        if char in SPECIAL:
+            if char == "?" and literal:
+                literal.pop()  # the character before an optional one is not certain
+            break
+        literal.append(char)
+    word = "".join(literal).strip()
+    return {word.lower()} if len(word) >= 3 else None
+
+
+@dataclass(frozen=True)
+class CompiledCue:
+    regex: re.Pattern
+    leads: tuple[str, ...] | None  # one of these occurs in any text it matches (None: unknown)
+
+
+def _compile(c: Cue) -> CompiledCue:
+    leads: set[str] = set()
+    for alternative in _top_level(c.pattern):
+        found = _leads(alternative)
+        if found is None:
+            return CompiledCue(re.compile(c.pattern, re.IGNORECASE), None)
+        leads |= found
+    return CompiledCue(re.compile(c.pattern, re.IGNORECASE), tuple(sorted(leads)))
+
+
+COMPILED = tuple(_compile(c) for c in CUES)
 MAX_CONFIDENCE = 0.95
 
 
@@ -367,17 +446,23 @@ class Hit:
 
 
 def hits(text: str) -> list[Hit]:
-    """Every cue found in ``text``, each with the labels it is evidence for."""
+    """Every cue found in ``text``, each with the labels it is evidence for.
+
+    A cue's regular expression runs only when one of the words it must start with occurs in
+    the text (a substring test): most texts name few of the 60-odd cues.
+    """
+    lowered = text.lower()
     found: list[Hit] = []
-    for match in COMBINED.finditer(text):
-        index = int(match.lastgroup[1:])
-        cue_ = CUES[index]
-        before = text[max(0, match.start() - 40) : match.start()]
-        negated = NEGATION.search(before) is not None
-        for label, weight in cue_.labels:
-            if negated and label not in SELF_NEGATING:
-                continue
-            found.append(Hit(label, index, weight, match.start(), match.end()))
+    for index, compiled in enumerate(COMPILED):
+        if compiled.leads is not None and not any(lead in lowered for lead in compiled.leads):
+            continue
+        for match in compiled.regex.finditer(text):
+            before = text[max(0, match.start() - 40) : match.start()]
+            negated = NEGATION.search(before) is not None
+            for label, weight in CUES[index].labels:
+                if negated and label not in SELF_NEGATING:
+                    continue
+                found.append(Hit(label, index, weight, match.start(), match.end()))
     return found
 
 

@@ -10,6 +10,7 @@ lexicon's alone.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -179,20 +180,46 @@ class Classifier:
 
 
 def lexicon_scores(split: list[Sentence]) -> tuple[dict[str, float], dict[str, Evidence]]:
-    """Per label: the lexicon's confidence, and its strongest hit's sentence."""
+    """Per label: the lexicon's confidence, and its strongest hit's sentence.
+
+    The cues run once over each passage (all its sentences joined), not sentence by
+    sentence; a hit is then traced back to the sentence it falls in.
+    """
     by_cue: dict[str, dict[int, float]] = {}
     evidence: dict[str, Evidence] = {}
-    for sentence in split:
-        for hit in lexicon.hits(sentence.text):
+    for group in _by_source(split):
+        text, starts = _joined(group)
+        for hit in lexicon.hits(text):
+            index = bisect.bisect_right(starts, hit.start) - 1
+            sentence = group[index]
+            if hit.end > starts[index] + len(sentence.text):
+                continue  # a phrase across two sentences is no one sentence's evidence
             cues = by_cue.setdefault(hit.label, {})
             cues[hit.cue] = max(cues.get(hit.cue, 0.0), hit.weight)
             best = evidence.get(hit.label)
             if best is None or hit.weight > best.weight:
+                offset = starts[index]
                 evidence[hit.label] = Evidence(
-                    hit.weight, sentence, sentence.text[hit.start : hit.end]
+                    hit.weight, sentence, sentence.text[hit.start - offset : hit.end - offset]
                 )
     confidence = {label: lexicon.combine(list(cues.values())) for label, cues in by_cue.items()}
     return confidence, evidence
+
+
+def _by_source(split: list[Sentence]) -> list[list[Sentence]]:
+    groups: dict[str, list[Sentence]] = {}
+    for sentence in split:
+        groups.setdefault(sentence.source, []).append(sentence)
+    return list(groups.values())
+
+
+def _joined(group: list[Sentence]) -> tuple[str, list[int]]:
+    """The sentences as one text ("a. b."), and where each starts in it."""
+    starts, position = [], 0
+    for sentence in group:
+        starts.append(position)
+        position += len(sentence.text) + 1
+    return " ".join(s.text for s in group), starts
 
 
 def arrange(version: int, chosen: list[Suggested]) -> Suggestions:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from django.core.exceptions import ValidationError
@@ -17,7 +17,7 @@ from django.core.validators import MaxLengthValidator, URLValidator
 from django.db.models import Model
 
 from core.json_codec import jsonb_refusal
-from imports.records import ImportedComponent, ImportedIncident, ImportedUpdate
+from imports.records import ImportedComponent, ImportedIncident, ImportedUpdate, WrittenTimeline
 from postmortems import limits
 from postmortems.choices import Severity
 from postmortems.models import Incident, Service, Source, moment_order_errors
@@ -42,6 +42,8 @@ OWNED_FIELDS = (
     "resolved_at",
     "duration_unknown",
     "is_maintenance",
+    "regions",
+    "regions_affected",
 )
 MARKERS = (EventKind.DETECTION, EventKind.MITIGATION, EventKind.RESOLUTION)
 CLOSING = ("resolved", "completed", "postmortem")
@@ -49,8 +51,11 @@ EVENT_FIELDS = ("occurred_at", "kind", "description", "body_format")
 ELLIPSIS = "…"
 # Stripped before the ellipsis, so that a cut title does not end in "…," or ".…".
 TRAILING = " \t\r\n,;:.-\u2013\u2014"  # and en and em dashes
+MINUTE = timedelta(minutes=1)
 LINK_VALIDATOR = URLValidator(schemes=["http", "https"])
 TITLE_LIMIT = Incident._meta.get_field("title").max_length
+REGION_LIMIT = Incident._meta.get_field("regions").base_field.max_length
+GLOBAL = "global"  # the location Google Cloud names for an incident of no one region
 SOURCE_URL_LIMIT = Source._meta.get_field("url").max_length
 
 
@@ -89,6 +94,8 @@ def desired_state(*, source: str, item: ImportedIncident) -> Desired:
             "resolved_at": resolved_at,
             "duration_unknown": closed and resolved_at is None,
             "is_maintenance": item.is_maintenance,
+            "regions": item.regions,
+            "regions_affected": regions_affected(item.regions),
         },
         events=events,
         components=item.components,
@@ -101,12 +108,25 @@ def start_of(item: ImportedIncident) -> datetime | None:
 
     Pages move ``started_at`` after the fact (to when the cause began, or when one of
     several problems did), sometimes hours after their first updates: those updates show
-    the incident was under way, and the start is never after the detection. A
-    maintenance starts at its window, whatever was announced before it.
+    the incident was under way, and the start is never after the detection. A start moved
+    past the page's own end (days past it, on GitHub's page) gives way to the incident's
+    creation; created after the end too, it starts at the earliest time the page gives,
+    and the end goes rather than make a negative duration. A maintenance starts at its
+    window, whatever was announced before it; backfilled history where the timeline in
+    its update starts, since the page's own times are only stamps there.
     """
-    if item.is_maintenance or not item.updates or item.started_at is None:
-        return item.started_at
-    return min(item.started_at, min(update.display_at for update in item.updates))
+    start = item.started_at
+    if item.is_maintenance or start is None or item.written_timeline is not None:
+        return start
+    if item.created_at is not None and item.resolved_at is not None and start > item.resolved_at:
+        start = min(start, item.created_at)
+    return min([start, *(update.display_at for update in item.updates)])
+
+
+def regions_affected(regions: list[str]) -> int | None:
+    """How many regions the page names; "global" is not one. None when it names none: a
+    global outage's reach is unknown, not 0 regions."""
+    return sum(1 for region in regions if region != GLOBAL) or None
 
 
 def shortened(title: str, limit: int) -> str:
@@ -166,7 +186,9 @@ def classify_updates(item: ImportedIncident, started_at: datetime | None) -> lis
     events, detected = [], False
     for update in updates:
         kind = update_kind(update.status, detected=detected, has_resolved=has_resolved)
-        if kind in MARKERS and started_at and update.display_at < started_at:
+        if item.written_timeline is not None:
+            kind = backfilled_kind(kind, update, item.written_timeline, detected=detected)
+        elif kind in MARKERS and started_at and update.display_at < started_at:
             kind = EventKind.STATUS_UPDATE  # announced before the window it marks
         if kind == EventKind.RESOLUTION and started_at and update.display_at <= started_at:
             # Backfilled history "resolves" at its creation time: that is not
@@ -179,6 +201,21 @@ def classify_updates(item: ImportedIncident, started_at: datetime | None) -> lis
         # Often published days later: an account of the incident, never one of its moments.
         events.append(new_event(item.postmortem, EventKind.NOTE))
     return events
+
+
+def backfilled_kind(
+    kind: str, update: ImportedUpdate, timeline: WrittenTimeline, *, detected: bool
+) -> str:
+    """The kind of an update of backfilled history, whose moments its timeline gives.
+
+    Its updates are stamped, not timed ("resolved" at the creation): none marks a moment,
+    except that the update stamped at the timeline's start, which says investigating, is
+    the detection (written to the minute, the stamp may be seconds past it).
+    """
+    at = timeline.detected_at
+    if not detected and at is not None and at <= update.display_at < at + MINUTE:
+        return EventKind.DETECTION if update.display_at <= timeline.end else EventKind.STATUS_UPDATE
+    return EventKind.STATUS_UPDATE if kind in MARKERS else kind
 
 
 def new_event(update: ImportedUpdate, kind: str) -> NewEvent:
@@ -297,6 +334,9 @@ def content_problem(desired: Desired) -> str | None:
     reason = text_problem(desired)
     if reason:
         return reason
+    long_region = next((r for r in fields["regions"] if len(r) > REGION_LIMIT), None)
+    if long_region is not None:
+        return f"Region {long_region[:40]!r}… is longer than {REGION_LIMIT} characters."
     for name, label in (("started_at", "The start"), ("resolved_at", "The end")):
         if fields[name] is not None and not limits.time_in_range(fields[name]):
             return f"{label}, {fields[name].isoformat()}, is not {limits.TIME_RANGE}."
@@ -319,12 +359,14 @@ def text_problem(desired: Desired) -> str | None:
     item, events = desired.item, desired.events
     values = [item.external_id, desired.fields["title"], desired.fields.get("summary", "")]
     values += [text for c in item.components for text in (c.external_id, c.name)]
+    values += desired.fields["regions"]
     values += [text for e in events for text in (e.external_id, e.description)]
     # One search over all of it: this runs for every incident of every payload.
     if limits.storable("".join(values)):
         return None
     labels = ["Incident id", "Title", "Summary"]
     labels += [label for _ in item.components for label in ("Component id", "Component name")]
+    labels += ["Region"] * len(desired.fields["regions"])
     labels += [
         label for e in events for label in ("Update id", f"The text of update {e.external_id!r}")
     ]

@@ -36,6 +36,20 @@ class ImportedUpdate:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class WrittenTimeline:
+    """The span a backfilled incident's update writes out as a timeline of times and texts
+    (``parsers/legacy_timeline.py``).
+
+    History imported into a status page has its start, end and updates stamped at one
+    instant: there the page's own times say nothing, and these are the incident's moments.
+    """
+
+    start: datetime  # the earliest entry
+    end: datetime  # the last entry that says resolved, else the last entry
+    detected_at: datetime | None = None  # the earliest entry, when it says investigating
+
+
 @dataclass
 class ImportedIncident:
     external_id: str
@@ -52,6 +66,11 @@ class ImportedIncident:
     # (Statuspage's ``postmortem_body``); its id is POSTMORTEM_ID.
     postmortem: ImportedUpdate | None = None
     raw: dict = field(default_factory=dict)  # this incident's own JSON, kept for re-parsing
+    created_at: datetime | None = None  # when the page created it, where the page says
+    # Set when the start and end above were read from a backfilled update's text; its
+    # updates then mark no moment of their own but the detection.
+    written_timeline: WrittenTimeline | None = None
+    regions: list[str] = field(default_factory=list)  # location ids, in the page's order
 
 
 @dataclass

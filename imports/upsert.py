@@ -393,6 +393,9 @@ def plan_change(
     current = {name: getattr(incident, name) for name in STATE_FIELDS}
     taken = edited_by_a_person(current, incident.imported_values)
     state = {**current, **{k: v for k, v in desired.fields.items() if k not in taken}}
+    if not within_total(state["regions_affected"], incident.regions_total):
+        # The regions in total are a person's: a page counting more affected is left out.
+        state["regions_affected"] = current["regions_affected"]
     known = {row.external_id for row in timeline if row.source == source and row.external_id}
     new_events = [wanted for wanted in desired.events if wanted.external_id not in known]
     edits = {
@@ -424,6 +427,10 @@ def plan_change(
         next_position=max((row.position for row in timeline), default=-1) + 1,
         imported_values=imported_values(state, current=current, last=incident.imported_values),
     )
+
+
+def within_total(affected: int | None, total: int | None) -> bool:
+    return affected is None or total is None or affected <= total
 
 
 def add_missing_links(changes: list[Change], services: dict[str, int]) -> None:

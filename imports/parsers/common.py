@@ -307,6 +307,16 @@ def parse_rfc822(raw: str) -> datetime | None:
         return None
 
 
+def written_zone(value: object) -> tzinfo:
+    """The offset an ISO timestamp is written in (a Statuspage page writes its times in its
+    own zone: ``Z`` on GitHub's, ``-08:00`` on a Californian one); UTC when it gives none."""
+    try:
+        zone = datetime.fromisoformat(value).tzinfo if isinstance(value, str) else None
+    except ValueError:
+        zone = None
+    return zone or UTC
+
+
 def iso_z(moment: datetime) -> str:
     """A UTC instant as a compact, stable string for derived ids."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -343,7 +353,11 @@ def is_zero_length(
 ) -> bool:
     if created_at is not None and resolved_at == created_at:
         return True
-    return started_at is not None and resolved_at <= started_at
+    if started_at is None or resolved_at > started_at:
+        return False
+    # Pages move a start past the end, days past it at times: an end after the incident's
+    # creation is still real (``imports/plan.py`` then starts the incident at its creation).
+    return created_at is None or resolved_at < created_at
 
 
 def worst_impact(impacts: Iterable[str], default: str = "minor") -> str:

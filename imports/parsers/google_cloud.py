@@ -70,6 +70,7 @@ def parse_incident(item: dict) -> ImportedIncident:
     started_at = require_time(item.get("begin"), "begin")
     # GCP sends no end, or an empty one, while the incident is open.
     end = parse_time(item.get("end"), "end")
+    created_at = parse_time(item.get("created"), "created")
     updates = parse_updates(incident_id, item.get("updates"))
     resolved_at = None
     if end is not None:
@@ -77,7 +78,7 @@ def parse_incident(item: dict) -> ImportedIncident:
         resolved_at = real_end(
             resolved_at=end,
             started_at=started_at,
-            created_at=parse_time(item.get("created"), "created"),
+            created_at=created_at,
             closing_times=[recovered] if recovered else [],
         )
     return ImportedIncident(
@@ -91,6 +92,8 @@ def parse_incident(item: dict) -> ImportedIncident:
         components=products(item.get("affected_products")),
         updates=[update for update, _ in updates],
         raw=item,
+        created_at=created_at,
+        regions=locations(item),
     )
 
 
@@ -165,3 +168,16 @@ def products(raw_products: object) -> list[ImportedComponent]:
         if product_id and product_id not in found:
             found[product_id] = text(product.get("current_title") or product.get("title"))
     return [ImportedComponent(external_id=pid, name=name) for pid, name in found.items()]
+
+
+def locations(item: dict) -> list[str]:
+    """The ids of the locations affected now, then of those affected before, each once
+    (``us-central1``, ``europe-west1``, ``global``)."""
+    found: dict[str, None] = {}
+    for key in ("currently_affected_locations", "previously_affected_locations"):
+        raw_locations = item.get(key)
+        for location in raw_locations if isinstance(raw_locations, list) else []:
+            location_id = text_id(location.get("id")) if isinstance(location, dict) else None
+            if location_id:
+                found[location_id] = None
+    return list(found)

@@ -8,7 +8,7 @@ scheduled_maintenances}``. ``parse_incident`` is shared with the webhook parser.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from imports.parsers.common import (
     CLOSED_STATUSES,
@@ -24,7 +24,9 @@ from imports.parsers.common import (
     require_id,
     text,
     text_id,
+    written_zone,
 )
+from imports.parsers.legacy_timeline import written_timeline
 from imports.records import (
     POSTMORTEM_ID,
     ImportBatch,
@@ -32,6 +34,7 @@ from imports.records import (
     ImportedIncident,
     ImportedUpdate,
     PayloadError,
+    WrittenTimeline,
 )
 
 LABEL = "Statuspage v2"
@@ -39,6 +42,8 @@ MAINTENANCE_STATUSES = frozenset({"scheduled", "in_progress", "verifying", "comp
 # "postmortem" is usually posted days after the fix; it ends an incident only
 # when no "resolved"/"completed" update does (the upsert path agrees).
 ENDING_STATUSES = ("resolved", "completed")
+# Imported history is stamped resolved at its creation, to the millisecond or nearly.
+BACKFILL_STAMP = timedelta(minutes=1)
 
 
 def parse(data: bytes) -> ImportBatch:
@@ -108,19 +113,25 @@ def parse_incident(
     is_maintenance = maintenance or item.get("scheduled_for") is not None
     updates = parse_updates(item.get("incident_updates"))
     started_at, created_at = start_times(item, is_maintenance)
+    resolved_at = end_time(item, status, started_at, created_at, updates)
+    written = None if is_maintenance else backfill_timeline(item, status, updates, created_at)
+    if written is not None:
+        started_at, resolved_at = written.start, written.end
     return ImportedIncident(
         external_id=incident_id,
         title=title,
         status=status,
         impact=normalise_impact(item.get("impact"), is_maintenance),
         started_at=started_at,
-        resolved_at=end_time(item, status, started_at, created_at, updates),
+        resolved_at=resolved_at,
         is_maintenance=is_maintenance,
         url=f"{page_url}/incidents/{incident_id}" if page_url else text(item.get("shortlink")),
         components=components(item, component_names or {}),
         updates=updates,
         postmortem=postmortem(item, updates, started_at),
         raw=item,
+        created_at=created_at,
+        written_timeline=written,
     )
 
 
@@ -158,6 +169,32 @@ def end_time(
         started_at=started_at,
         created_at=created_at,
         closing_times=closing,
+    )
+
+
+def backfill_timeline(
+    item: dict, status: str, updates: list[ImportedUpdate], created_at: datetime | None
+) -> WrittenTimeline | None:
+    """The span a closed backfilled incident's update writes out as a timeline, if any.
+
+    Backfilled history (GitHub's before 2019) has one update, or an end stamped at its
+    creation, so its own times give no duration; the update's text has the real ones.
+    Entries without a zone are in the zone the page writes its times in.
+    """
+    if status not in CLOSED_STATUSES or not updates:
+        return None
+    resolved_at = parse_time(item.get("resolved_at"), "resolved_at")
+    stamped = (
+        created_at is not None
+        and resolved_at is not None
+        and abs(resolved_at - created_at) <= BACKFILL_STAMP
+    )
+    if len(updates) > 1 and not stamped:
+        return None
+    return written_timeline(
+        [update.body for update in updates],
+        anchor=created_at or updates[0].display_at,
+        zone=written_zone(item.get("created_at") or item.get("started_at")),
     )
 
 

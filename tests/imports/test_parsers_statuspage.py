@@ -164,11 +164,12 @@ def test_backfilled_resolved_at_equal_to_created_is_taken_from_the_resolved_upda
     assert incident.resolved_at == utc(2019, 11, 20, 18, 15)
 
 
-def test_zero_length_backfill_without_a_resolved_update_has_unknown_end(incidents):
+def test_zero_length_backfill_takes_its_span_from_the_timeline_in_its_update(incidents):
+    # 18:22 to 19:47 in the page's own zone (-08:00), as its timestamps are written.
     incident = incidents["b4ckf1ll3d01"]
     assert incident.status == "resolved"
     assert incident.started_at == utc(2016, 3, 5, 2, 22)
-    assert incident.resolved_at is None
+    assert incident.resolved_at == utc(2016, 3, 5, 3, 47)
 
 
 def test_closed_incident_without_resolved_at_ends_at_the_last_resolved_update(incidents):
