@@ -383,18 +383,24 @@ def _top_level(pattern: str, sep: str = "|") -> list[str]:
     return parts
 
 
+def _closing(text: str) -> int:
+    """Where the group that opens ``text`` closes."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0:
+            return index
+    return len(text)
+
+
 def _leads(alternative: str) -> set[str] | None:
     """Literal text every match of ``alternative`` starts with (lower case), or None."""
     text = alternative.removeprefix("\\b")
     if text.startswith("(?:"):
         text = "(" + text[3:]
     if text.startswith("("):
-        depth = 0
-        for index, char in enumerate(text):
-            depth += char == "("
-            depth -= char == ")"
-            if depth == 0:
-                break
+        index = _closing(text)
         inner, rest = text[1:index], text[index + 1 :]
         if rest.startswith(("?", "*")):
             return None  # the group is optional: nothing certain leads
@@ -406,7 +412,7 @@ def _leads(alternative: str) -> set[str] | None:
             found |= leads
         return found
     literal = []
-    for index, char in enumerate(text):
+    for char in text:
         if char in SPECIAL:
             if char == "?" and literal:
                 literal.pop()  # the character before an optional one is not certain
