@@ -148,7 +148,7 @@ def evaluate(all_cases: list[Case], folds: int, seed: int, *, learned: bool) -> 
 
 
 def report(name: str, results: list[tuple]) -> None:
-    at = {t: Tally.empty() for t in (REPORT_MIN, PRETICK, 0.7, 0.8, AUTO_ACCEPT)}
+    at = {t: Tally.empty() for t in (REPORT_MIN, 0.3, PRETICK, 0.7, 0.8, 0.85, AUTO_ACCEPT)}
     for case, scores in results:
         for threshold, tally in at.items():
             tally.add({k for k, v in scores.items() if v >= threshold}, set(case.labels))

@@ -144,7 +144,9 @@ def _fit(features: sparse.csr_matrix, targets: np.ndarray) -> Weights:
             coefs.append(np.zeros(features.shape[1], dtype=np.float32))
             intercepts.append(-4.0 if y.max() == 0 else 4.0)
             continue
-        regression = LogisticRegression(C=REGULARISATION, solver="liblinear", max_iter=200)
+        regression = LogisticRegression(
+            C=REGULARISATION, solver="liblinear", max_iter=200, class_weight="balanced"
+        )
         regression.fit(features, y)
         coefs.append(_strongest(regression.coef_[0]))
         intercepts.append(float(regression.intercept_[0]))

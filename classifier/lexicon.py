@@ -394,48 +394,84 @@ def _closing(text: str) -> int:
     return len(text)
 
 
+def _items(alternative: str) -> list[tuple[str, bool]]:
+    """The alternative as a sequence of (piece, mandatory): literal words and groups."""
+    items: list[tuple[str, bool]] = []
+    i, literal = 0, []
+
+    def flush(optional_last: bool = False) -> None:
+        if literal:
+            word = "".join(literal[:-1] if optional_last else literal)
+            items.extend((w, True) for w in word.split(" ") if w)
+            literal.clear()
+
+    while i < len(alternative):
+        char = alternative[i]
+        if char == "\\":
+            flush()
+            i += 2  # \b, \d, \w…: never a literal worth filtering on
+        elif char == "(":
+            flush()
+            close = i + _closing(alternative[i:])
+            optional = alternative[close + 1 : close + 2] in ("?", "*")
+            items.append((alternative[i : close + 1], not optional))
+            i = close + 1
+        elif char == "[":
+            flush()
+            i = alternative.index("]", i) + 1
+        elif char in "?*":
+            flush(optional_last=True)
+            i += 1
+        elif char in SPECIAL:
+            flush()
+            i += 1
+        else:
+            literal.append(char)
+            i += 1
+    flush()
+    return items
+
+
 def _leads(alternative: str) -> set[str] | None:
-    """Literal text every match of ``alternative`` starts with (lower case), or None."""
-    text = alternative.removeprefix("\\b")
-    if text.startswith("(?:"):
-        text = "(" + text[3:]
-    if text.startswith("("):
-        index = _closing(text)
-        inner, rest = text[1:index], text[index + 1 :]
-        if rest.startswith(("?", "*")):
-            return None  # the group is optional: nothing certain leads
-        found: set[str] = set()
-        for option in _top_level(inner):
-            leads = _leads(option + rest) if not option.strip() else _leads(option)
-            if leads is None:
-                return None
-            found |= leads
-        return found
-    literal = []
-    for char in text:
-        if char in SPECIAL:
-            if char == "?" and literal:
-                literal.pop()  # the character before an optional one is not certain
-            break
-        literal.append(char)
-    word = "".join(literal).strip()
-    return {word.lower()} if len(word) >= 3 else None
+    """Words of which one occurs in any text ``alternative`` matches (lower case), or None.
+
+    Any mandatory piece will do: a literal word of three letters or more, or a group each
+    of whose options has such words.
+    """
+    candidates: list[set[str]] = []
+    for piece, mandatory in _items(alternative):
+        if not mandatory:
+            continue
+        if piece.startswith("("):
+            inner = piece[3:-1] if piece.startswith("(?:") else piece[1:-1]
+            options = [_leads(option) for option in _top_level(inner)]
+            if all(option is not None for option in options):
+                candidates.append(set().union(*options))
+        elif len(piece) >= 3:
+            candidates.append({piece.lower()})
+    # The rarest filter: the set whose shortest word is longest ("facility", not "one").
+    return max(candidates, key=lambda leads: min(map(len, leads)), default=None)
 
 
 @dataclass(frozen=True)
 class CompiledCue:
+    # Over lower-case text, from a word's start: both make a miss fail fast.
     regex: re.Pattern
+    # Over text whose lower case changes its length (rare letters): offsets must hold.
+    anycase: re.Pattern
     leads: tuple[str, ...] | None  # one of these occurs in any text it matches (None: unknown)
 
 
 def _compile(c: Cue) -> CompiledCue:
+    regex = re.compile(rf"\b(?:{c.pattern})")
+    anycase = re.compile(rf"\b(?:{c.pattern})", re.IGNORECASE)
     leads: set[str] = set()
     for alternative in _top_level(c.pattern):
         found = _leads(alternative)
         if found is None:
-            return CompiledCue(re.compile(c.pattern, re.IGNORECASE), None)
+            return CompiledCue(regex, anycase, None)
         leads |= found
-    return CompiledCue(re.compile(c.pattern, re.IGNORECASE), tuple(sorted(leads)))
+    return CompiledCue(regex, anycase, tuple(sorted(leads)))
 
 
 COMPILED = tuple(_compile(c) for c in CUES)
@@ -458,11 +494,15 @@ def hits(text: str) -> list[Hit]:
     the text (a substring test): most texts name few of the 60-odd cues.
     """
     lowered = text.lower()
+    same_length = len(lowered) == len(text)
     found: list[Hit] = []
     for index, compiled in enumerate(COMPILED):
         if compiled.leads is not None and not any(lead in lowered for lead in compiled.leads):
             continue
-        for match in compiled.regex.finditer(text):
+        matches = (
+            compiled.regex.finditer(lowered) if same_length else compiled.anycase.finditer(text)
+        )
+        for match in matches:
             before = text[max(0, match.start() - 40) : match.start()]
             negated = NEGATION.search(before) is not None
             for label, weight in CUES[index].labels:

@@ -45,6 +45,7 @@ from timeline.models import TimelineEvent
 # times over, few enough that retraining takes a minute however large the knowledge base.
 MAX_TRAINING = 20_000
 CHUNK = 1_000
+PARALLEL_CHUNK = 10_000  # ids per process task
 # Suggestions at or above this are ticked in the triage queue before anyone looks.
 PRETICK = 0.5
 RETRAIN_LOCK = 7_301_004  # pg advisory lock key: one retrain at a time
@@ -206,10 +207,43 @@ def classify_batch(batch_id: int) -> ClassifyOutcome:
     return outcome
 
 
+def backlog_ids() -> list[int]:
+    return list(without_taxonomy(Incident.objects.all()).values_list("id", flat=True))
+
+
 def classify_backlog() -> ClassifyOutcome:
     """Every incident still without taxonomy, with the current model (after a retrain)."""
-    ids = list(without_taxonomy(Incident.objects.all()).values_list("id", flat=True))
-    return classify(ids)
+    return classify(backlog_ids())
+
+
+def classify_in_processes(
+    ids: Sequence[int], *, processes: int, auto_accept: bool = True, on_progress=None
+) -> ClassifyOutcome:
+    """``classify`` spread over ``processes`` forked processes (suggesting is CPU work)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from django.db import connections
+
+    parts = [list(ids[i : i + PARALLEL_CHUNK]) for i in range(0, len(ids), PARALLEL_CHUNK)]
+    connections.close_all()  # each child opens its own connection
+    outcome = ClassifyOutcome()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        for part in pool.map(_classify_part, parts, [auto_accept] * len(parts)):
+            outcome.classified += part[0]
+            outcome.auto_classified += part[1]
+            if on_progress is not None:
+                on_progress(outcome)
+    return outcome
+
+
+def _classify_part(ids: list[int], auto_accept: bool) -> tuple[int, int]:
+    from django.db import connections
+
+    connections.close_all()
+    outcome = classify(ids, auto_accept=auto_accept)
+    return outcome.classified, outcome.auto_classified
 
 
 def queue_import_classification(*, slugs: Sequence[str]) -> ClassificationBatch | None:

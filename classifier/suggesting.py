@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from classifier import lexicon
 from classifier.learning import LearnedModel
 from classifier.text import Passage, Sentence, document, quote, sentences
 
-PRIOR_EXAMPLES = 12
+PRIOR_EXAMPLES = 6
 REPORT_MIN = 0.2  # below this a label is not worth showing
 MAX_CHANGE_TYPES = 3
 MAX_FACTORS = 5
@@ -117,12 +117,21 @@ class Classifier:
     def suggest_many(self, items: Sequence[tuple[int | None, list[Passage]]]) -> list[Suggestions]:
         split = [sentences(found) for _, found in items]
         probabilities = self._probabilities(items)
-        return [
-            self._one(
-                incident_id, split[row], None if probabilities is None else probabilities[row]
+        drafts = []
+        for row in range(len(items)):
+            row_probabilities = None if probabilities is None else probabilities[row]
+            confidence, evidence = self._confidence(split[row], row_probabilities)
+            chosen = arrange(
+                self.version,
+                [
+                    _with_evidence(Suggested(label, float(value)), evidence.get(label))
+                    for label, value in confidence.items()
+                    if value >= REPORT_MIN and label in self.known_labels
+                ],
             )
-            for row, (incident_id, _) in enumerate(items)
-        ]
+            drafts.append(chosen)
+        self._add_model_evidence(items, split, drafts)
+        return drafts
 
     def _probabilities(self, items) -> np.ndarray | None:
         if self.learned is None or not items:
@@ -130,7 +139,7 @@ class Classifier:
         texts = [document(found) for _, found in items]
         return self.learned.probabilities(texts, [incident_id for incident_id, _ in items])
 
-    def _one(self, incident_id, split: list[Sentence], probabilities) -> Suggestions:
+    def _confidence(self, split: list[Sentence], probabilities) -> tuple[dict, dict]:
         confidence, evidence = lexicon_scores(split)
         if probabilities is not None:
             for index, label in enumerate(self.learned.labels):
@@ -140,43 +149,60 @@ class Classifier:
                 # Independent voices: either may raise a label; the model's weighs by its examples.
                 lexicon_says = confidence.get(label, 0.0)
                 confidence[label] = 1 - (1 - lexicon_says) * (1 - share * probabilities[index])
-        reported = {
-            label: value
-            for label, value in confidence.items()
-            if value >= REPORT_MIN and label in self.known_labels
-        }
-        chosen = [
-            self._suggested(label, value, evidence.get(label), incident_id, split)
-            for label, value in reported.items()
+        return confidence, evidence
+
+    def _add_model_evidence(self, items, split, drafts: list[Suggestions]) -> None:
+        """For a label only the model raised: the sentence whose words weigh most towards it.
+
+        The sentences of every incident that needs one are turned into features at once.
+        """
+        if self.learned is None:
+            return
+        learned = set(self.learned.labels)
+        need = [
+            row
+            for row, draft in enumerate(drafts)
+            if split[row]
+            and any(
+                not s.evidence and s.label in learned for s in draft.change_types + draft.factors
+            )
         ]
-        return arrange(self.version, chosen)
+        if not need:
+            return
+        texts = [s.text for row in need for s in split[row]]
+        features = self.learned.features(texts)
+        position = 0
+        for row in need:
+            rows = features[position : position + len(split[row])]
+            position += len(split[row])
+            model = self.learned.model_for(items[row][0])
+            drafts[row].change_types = [
+                self._from_model(s, rows, split[row], model) for s in drafts[row].change_types
+            ]
+            drafts[row].factors = [
+                self._from_model(s, rows, split[row], model) for s in drafts[row].factors
+            ]
 
-    def _suggested(self, label, value, found: Evidence | None, incident_id, split) -> Suggested:
-        if found is None:
-            found = self._model_evidence(label, incident_id, split)
-        if found is None:
-            return Suggested(label, float(value))
-        return Suggested(
-            label,
-            float(value),
-            quote(found.sentence.text),
-            found.sentence.source,
-            found.highlight,
-        )
-
-    def _model_evidence(self, label, incident_id, split: list[Sentence]) -> Evidence | None:
-        """The sentence whose words weigh most towards ``label`` in the model."""
-        if self.learned is None or label not in self.learned.labels or not split:
-            return None
-        scores = self.learned.contributions(
-            [s.text for s in split],
-            self.learned.labels.index(label),
-            self.learned.model_for(incident_id),
-        )
+    def _from_model(self, s: Suggested, rows, split: list[Sentence], model: int) -> Suggested:
+        if s.evidence or s.label not in self.learned.labels:
+            return s
+        coef = self.learned.weights[model].coef[self.learned.labels.index(s.label)]
+        scores = np.asarray((rows @ coef.T).todense()).ravel()
         best = int(np.argmax(scores))
         if scores[best] <= 0:
-            return None
-        return Evidence(float(scores[best]), split[best], "")
+            return s
+        return _with_evidence(s, Evidence(float(scores[best]), split[best], ""))
+
+
+def _with_evidence(s: Suggested, found: Evidence | None) -> Suggested:
+    if found is None:
+        return s
+    return replace(
+        s,
+        evidence=quote(found.sentence.text),
+        evidence_source=found.sentence.source,
+        highlight=found.highlight,
+    )
 
 
 def lexicon_scores(split: list[Sentence]) -> tuple[dict[str, float], dict[str, Evidence]]:

@@ -30,17 +30,32 @@ class Command(BaseCommand):
                     f"{model.reference_examples} reference outages, "
                     f"{len(model.labels)} labels learned in {time.monotonic() - started:.1f} s."
                 )
-        ids = list(
-            services.without_taxonomy(services.Incident.objects.all()).values_list("id", flat=True)
-        )
-        self.stdout.write(f"Classifying {len(ids)} incidents without taxonomy …")
+        if options["all"]:
+            ids = list(services.Incident.objects.order_by("id").values_list("id", flat=True))
+        else:
+            ids = services.backlog_ids()
+        self.stdout.write(f"Classifying {len(ids)} incidents …")
         started = time.monotonic()
-        outcome = services.ClassifyOutcome()
-        for start in range(0, len(ids), 10 * services.CHUNK):
-            part = services.classify(
-                ids[start : start + 10 * services.CHUNK], auto_accept=not no_auto_accept
-            )
-            outcome.classified += part.classified
-            outcome.auto_classified += part.auto_classified
+
+        def progress(outcome):
             self.stdout.write(f"  {outcome.classified}/{len(ids)}")
-        self.stdout.write(f"{outcome} in {time.monotonic() - started:.1f} s.")
+
+        if options["processes"] > 1:
+            outcome = services.classify_in_processes(
+                ids,
+                processes=options["processes"],
+                auto_accept=not no_auto_accept,
+                on_progress=progress,
+            )
+        else:
+            outcome = services.ClassifyOutcome()
+            for start in range(0, len(ids), services.PARALLEL_CHUNK):
+                part = services.classify(
+                    ids[start : start + services.PARALLEL_CHUNK], auto_accept=not no_auto_accept
+                )
+                outcome.classified += part.classified
+                outcome.auto_classified += part.auto_classified
+                progress(outcome)
+        seconds = time.monotonic() - started
+        rate = outcome.classified / seconds if seconds else 0
+        self.stdout.write(f"{outcome} in {seconds:.1f} s ({rate:,.0f} incidents/s).")
