@@ -487,18 +487,24 @@ class Hit:
     end: int
 
 
-def hits(text: str) -> list[Hit]:
-    """Every cue found in ``text``, each with the labels it is evidence for.
+def candidates(text: str) -> list[int]:
+    """The cues worth running on ``text``: those one of whose words occurs in it (a substring
+    test each, done once for a whole incident); most texts name few of the cues."""
+    lowered = text.lower()
+    return [
+        index
+        for index, compiled in enumerate(COMPILED)
+        if compiled.leads is None or any(lead in lowered for lead in compiled.leads)
+    ]
 
-    A cue's regular expression runs only when one of the words it must start with occurs in
-    the text (a substring test): most texts name few of the 60-odd cues.
-    """
+
+def hits(text: str, cues: list[int] | None = None) -> list[Hit]:
+    """Every cue found in ``text`` (of ``cues``, by default all), each with its labels."""
     lowered = text.lower()
     same_length = len(lowered) == len(text)
     found: list[Hit] = []
-    for index, compiled in enumerate(COMPILED):
-        if compiled.leads is not None and not any(lead in lowered for lead in compiled.leads):
-            continue
+    for index in candidates(text) if cues is None else cues:
+        compiled = COMPILED[index]
         matches = (
             compiled.regex.finditer(lowered) if same_length else compiled.anycase.finditer(text)
         )

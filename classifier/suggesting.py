@@ -171,27 +171,34 @@ class Classifier:
             return
         texts = [s.text for row in need for s in split[row]]
         features = self.learned.features(texts)
+        models = [self.learned.model_for(items[row][0]) for row in need]
+        # Every sentence's pull towards every label, per model: one product each.
+        scores = {
+            model: np.asarray((features @ self.learned.weights[model].coef.T).todense())
+            for model in set(models)
+        }
+        index = {label: i for i, label in enumerate(self.learned.labels)}
         position = 0
-        for row in need:
-            rows = features[position : position + len(split[row])]
+        for row, model in zip(need, models, strict=True):
+            rows = scores[model][position : position + len(split[row])]
             position += len(split[row])
-            model = self.learned.model_for(items[row][0])
             drafts[row].change_types = [
-                self._from_model(s, rows, split[row], model) for s in drafts[row].change_types
+                _from_model(s, rows, split[row], index) for s in drafts[row].change_types
             ]
             drafts[row].factors = [
-                self._from_model(s, rows, split[row], model) for s in drafts[row].factors
+                _from_model(s, rows, split[row], index) for s in drafts[row].factors
             ]
 
-    def _from_model(self, s: Suggested, rows, split: list[Sentence], model: int) -> Suggested:
-        if s.evidence or s.label not in self.learned.labels:
-            return s
-        coef = self.learned.weights[model].coef[self.learned.labels.index(s.label)]
-        scores = np.asarray((rows @ coef.T).todense()).ravel()
-        best = int(np.argmax(scores))
-        if scores[best] <= 0:
-            return s
-        return _with_evidence(s, Evidence(float(scores[best]), split[best], ""))
+
+def _from_model(s: Suggested, rows: np.ndarray, split: list[Sentence], index: dict) -> Suggested:
+    """The suggestion with the sentence that pulls most towards its label, if it lacks one."""
+    if s.evidence or s.label not in index:
+        return s
+    column = rows[:, index[s.label]]
+    best = int(np.argmax(column))
+    if column[best] <= 0:
+        return s
+    return _with_evidence(s, Evidence(float(column[best]), split[best], ""))
 
 
 def _with_evidence(s: Suggested, found: Evidence | None) -> Suggested:
@@ -213,9 +220,10 @@ def lexicon_scores(split: list[Sentence]) -> tuple[dict[str, float], dict[str, E
     """
     by_cue: dict[str, dict[int, float]] = {}
     evidence: dict[str, Evidence] = {}
-    for group in _by_source(split):
-        text, starts = _joined(group)
-        for hit in lexicon.hits(text):
+    groups = [(group, *_joined(group)) for group in _by_source(split)]
+    worth_running = lexicon.candidates(" ".join(text for _, text, _ in groups))
+    for group, text, starts in groups:
+        for hit in lexicon.hits(text, worth_running):
             index = bisect.bisect_right(starts, hit.start) - 1
             sentence = group[index]
             if hit.end > starts[index] + len(sentence.text):
