@@ -115,6 +115,17 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, f
 
 
+def trained_on(train: list[Case]):
+    """The real model, fitted on these outages' full text (every example in every fold)."""
+    return learning.train(
+        [document([Passage("title", c.title), Passage("summary", c.full_text)]) for c in train],
+        [set(c.labels) for c in train],
+        [learning.FULL] * len(train),
+        labels=sorted(taxonomy_labels()),
+        incident_ids=[None] * len(train),
+    )
+
+
 def predictions(classifier: Classifier, held_out: list[Case]) -> list[dict[str, float]]:
     out = classifier.suggest_many([(None, c.short()) for c in held_out])
     return [{s.label: s.confidence for s in o.change_types + o.factors} for o in out]
@@ -130,17 +141,7 @@ def evaluate(all_cases: list[Case], folds: int, seed: int, *, learned: bool) -> 
         test = [c for i, c in enumerate(all_cases) if not learned or fold_of[i] == fold]
         model = None
         if learned:
-            train = [c for i, c in enumerate(all_cases) if fold_of[i] != fold]
-            model = learning.train(
-                [
-                    document([Passage("title", c.title), Passage("summary", c.full_text)])
-                    for c in train
-                ],
-                [set(c.labels) for c in train],
-                [learning.FULL] * len(train),
-                labels=sorted(known),
-                incident_ids=[None] * len(train),
-            )
+            model = trained_on([c for i, c in enumerate(all_cases) if fold_of[i] != fold])
         classifier = Classifier(1 if model else 0, model, known)
         for case, scores in zip(test, predictions(classifier, test), strict=True):
             results.append((case, scores))

@@ -18,11 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classify_eval import cases, taxonomy_labels
+from classify_eval import cases, taxonomy_labels, trained_on
 
-from classifier import learning
 from classifier.suggesting import Classifier
-from classifier.text import Passage, document
+from classifier.text import Passage
 
 UPDATE = (
     "We are investigating elevated error rates. We have identified the issue and are "
@@ -36,13 +35,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1_000)
     args = parser.parse_args()
     labelled = cases()
-    model = learning.train(
-        [document([Passage("title", c.title), Passage("summary", c.full_text)]) for c in labelled],
-        [set(c.labels) for c in labelled],
-        [learning.FULL] * len(labelled),
-        labels=sorted(taxonomy_labels()),
-        incident_ids=[None] * len(labelled),
-    )
+    model = trained_on(labelled)
     classifier = Classifier(1, model, taxonomy_labels())
     items = [
         (

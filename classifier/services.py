@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -174,22 +175,35 @@ def classify(ids: Iterable[int], *, auto_accept: bool = True) -> ClassifyOutcome
 
 
 def store_suggestions(results: dict[int, Suggestions]) -> None:
-    now = timezone.now()
-    Suggestion.objects.bulk_create(
+    """Upsert the rows in one statement: they travel as one JSON document (``bulk_create``
+    would turn every value into SQL text in Python, which costs more than the write)."""
+    if not results:
+        return
+    now = timezone.now().isoformat()
+    document = json.dumps(
         [
-            Suggestion(
-                incident_id=incident_id,
-                model_version=s.model_version,
-                top_confidence=s.top_confidence,
-                payload=s.as_payload(),
-                computed_at=now,
-            )
+            {
+                "incident_id": incident_id,
+                "model_version": s.model_version,
+                "top_confidence": s.top_confidence,
+                "payload": s.as_payload(),
+                "computed_at": now,
+            }
             for incident_id, s in results.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["incident"],
-        update_fields=["model_version", "top_confidence", "payload", "computed_at"],
+        ]
     )
+    table = Suggestion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (incident_id, model_version, top_confidence, payload, "
+            "computed_at) SELECT incident_id, model_version, top_confidence, payload, "
+            "computed_at FROM jsonb_to_recordset(%s::jsonb) AS v(incident_id bigint, "
+            "model_version int, top_confidence float8, payload jsonb, computed_at timestamptz) "
+            "ON CONFLICT (incident_id) DO UPDATE SET model_version = EXCLUDED.model_version, "
+            "top_confidence = EXCLUDED.top_confidence, payload = EXCLUDED.payload, "
+            "computed_at = EXCLUDED.computed_at",
+            [document],
+        )
 
 
 def classify_batch(batch_id: int) -> ClassifyOutcome:
@@ -396,9 +410,10 @@ def write_labels(
         if not s.is_factor and s.slug in by_slug:
             change_types[by_slug[s.slug].id] = by_slug[s.slug]
     factors = existing_factors(incident) + new_factors(incident, chosen)
-    fields = {}
+    # Marked wherever it appears while no person has looked at its labels.
+    fields = {"auto_classified": state == ClassificationState.AUTO}
     if publish and incident.status == ReviewStatus.DRAFT and incident.origin == Origin.IMPORTED:
-        fields = {"status": ReviewStatus.PUBLISHED, "needs_review": False}
+        fields |= {"status": ReviewStatus.PUBLISHED, "needs_review": False}
     with writing_labels():
         written = postmortem_services.update_incident(
             incident_id=incident_id,
@@ -470,10 +485,15 @@ def describe(s: Suggested) -> str:
 
 
 def mark_corrected(incident_id: int) -> None:
-    """A person changed an auto-classified incident's labels: it is no longer auto."""
-    Classification.objects.filter(incident_id=incident_id, state=ClassificationState.AUTO).update(
-        state=ClassificationState.CORRECTED, decided_at=timezone.now()
-    )
+    """A person changed an auto-classified incident's labels: it is no longer auto.
+
+    One UPDATE for any other incident (the mark is on the incident row); not an edit of
+    its own, so no new version.
+    """
+    if Incident.objects.filter(id=incident_id, auto_classified=True).update(auto_classified=False):
+        Classification.objects.filter(
+            incident_id=incident_id, state=ClassificationState.AUTO
+        ).update(state=ClassificationState.CORRECTED, decided_at=timezone.now())
 
 
 # --- Learning ----------------------------------------------------------------------------

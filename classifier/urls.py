@@ -8,4 +8,5 @@ urlpatterns = [
     path("triage/", views.triage, name="triage"),
     path("triage/<slug:slug>/accept/", views.accept, name="accept"),
     path("triage/<slug:slug>/reject/", views.reject, name="reject"),
+    path("triage/<slug:slug>/same-outage/", views.link, name="same-outage"),
 ]

@@ -215,9 +215,15 @@ class ListedPattern:
         return max(self.pattern.vendor_count - len(self.top_vendors), 0)
 
 
-def top_patterns(min_support: int | None = None, limit: int = 20) -> list[ListedPattern]:
-    """The best recurring patterns, each family once, with their top vendors (two queries)."""
-    families = Pattern.objects.recurring(min_support).families().listed()
+def top_patterns(
+    min_support: int | None = None, limit: int = 20, *, hand_labelled: bool = False
+) -> list[ListedPattern]:
+    """The best recurring patterns, each family once, with their top vendors (two queries);
+    ``hand_labelled``: only those that recur without their auto-classified members."""
+    found = Pattern.objects.recurring(min_support)
+    if hand_labelled:
+        found = found.hand_labelled(min_support)
+    families = found.families().listed()
     return with_top_vendors(list(families[:limit]))
 
 

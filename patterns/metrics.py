@@ -8,7 +8,8 @@ so that readers can see how much the numbers rest on.
 
 Percentiles are ``percentile_cont`` (linear interpolation between the two
 nearest ranks, PostgreSQL's ordered-set aggregate). Only published incidents
-count. Each function issues one query.
+count, each outage once (an outage recorded twice, as an import and a postmortem, counts
+by one record: ``Incident.same_outage_as``). Each function issues one query.
 
 Every function reads the published incidents through a ``Source``: the incident tables
 by default, or the narrow working tables a refresh has already built (``profiles``), so
@@ -23,7 +24,15 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 
 from postmortems.choices import ReviewStatus
-from postmortems.models import ChangeType, Factor, FailureCategory, Incident, IncidentVendor, Vendor
+from postmortems.models import (
+    ChangeType,
+    Factor,
+    FailureCategory,
+    Incident,
+    IncidentVendor,
+    Vendor,
+    counted_once_sql,
+)
 
 # The durations reported, by the moment that ends each one.
 DURATIONS = {
@@ -81,9 +90,10 @@ def tables() -> Source:
     """The incident tables themselves."""
     incident = Incident._meta.db_table
     change_link = Incident.change_types.through._meta.db_table
+    # Each outage once, though it may be recorded twice (see Incident.same_outage_as).
     incidents = (
-        f"(SELECT id, started_at, resolved_at, {duration_seconds()} FROM {incident} "
-        f"WHERE status = '{ReviewStatus.PUBLISHED.value}')"
+        f"(SELECT id, started_at, resolved_at, {duration_seconds()} FROM {incident} i "
+        f"WHERE status = '{ReviewStatus.PUBLISHED.value}' AND {counted_once_sql('i')})"
     )
     # DISTINCT: two factors in one category must not count the incident twice.
     attributes = (

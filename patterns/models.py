@@ -49,6 +49,12 @@ class PatternQuerySet(models.QuerySet):
         """Patterns seen more than once but below the minimum support."""
         return self.filter(support__lt=settings.PATTERN_MIN_SUPPORT)
 
+    def hand_labelled(self, min_support: int | None = None) -> PatternQuerySet:
+        """Patterns that recur without their auto-classified members too."""
+        return self.filter(
+            support__gte=models.F("auto_members") + (min_support or settings.PATTERN_MIN_SUPPORT)
+        )
+
     def families(self) -> PatternQuerySet:
         """Each family once: the patterns that are no stronger pattern's variant."""
         return self.filter(variant_of__isnull=True)
@@ -133,6 +139,9 @@ class Pattern(models.Model):
         default=0.0, help_text="Of a variant: the Jaccard index of its members and its head's."
     )
     variant_count = models.PositiveIntegerField(default=0, help_text="Of a head: its variants.")
+    auto_members = models.PositiveIntegerField(
+        default=0, help_text="Members whose labels were accepted without a person."
+    )
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     quarter_counts = models.JSONField(default=dict, blank=True)

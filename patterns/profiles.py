@@ -29,6 +29,7 @@ from postmortems.models import (
     FailureCategory,
     Incident,
     IncidentVendor,
+    counted_once_sql,
 )
 
 # Bits per mask word: a bigint without its sign bit.
@@ -104,7 +105,8 @@ def build_working_tables(vocabulary: Vocabulary) -> None:
 
 
 def _incident_sql(words: int) -> str:
-    """One row per published incident; table names come from model metadata, never input."""
+    """One row per published outage (an outage recorded twice, once: ``counted_once_sql``);
+    table names come from model metadata, never input."""
     mask = ", ".join(
         f"coalesce(bit_or(a.bit) FILTER (WHERE a.word = {word}), 0)" for word in range(words)
     )
@@ -143,7 +145,7 @@ def _incident_sql(words: int) -> str:
             SELECT incident_id, count(*)::int AS done FROM {ActionItem._meta.db_table}
             WHERE status = %s GROUP BY incident_id
         ) d ON d.incident_id = i.id
-        WHERE i.status = %s
+        WHERE i.status = %s AND {counted_once_sql("i")}
     """
 
 

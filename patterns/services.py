@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from patterns import evidence, mining, profiles, related, snapshot
 from patterns.mining import MAX_SIZE, MinedPattern
-from patterns.models import Pattern, RelatedList
+from patterns.models import IncidentProfile, Pattern, RelatedList
 from postmortems.models import Incident
 
 # Related lists of this many recently changed incidents are recomputed after each refresh
@@ -71,10 +71,35 @@ def _store(
 ) -> RefreshSummary:
     incidents = profiles.sync_profiles()
     patterns, new, retired = _upsert_patterns(mined, existing, now)
+    count_auto_members()
     snapshot.store_snapshot(stats, now)
     RelatedList.objects.all().delete()
     members = sum(p.support for p in mined)
     return RefreshSummary(len(patterns), new, retired, members, incidents)
+
+
+def count_auto_members() -> None:
+    """Each pattern's members whose labels no person has looked at (auto-classified), for
+    the dashboard's "hand-labelled only" switch. Only those incidents' profiles are read;
+    the write before it stored 0 for every pattern."""
+    pattern, profile = Pattern._meta.db_table, IncidentProfile._meta.db_table
+    incident = Incident._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH auto AS (
+                SELECT ip.attributes FROM {profile} ip
+                JOIN {incident} i ON i.id = ip.incident_id AND i.auto_classified
+            )
+            UPDATE {pattern} p SET auto_members = counted.n
+            FROM (
+                SELECT p2.id, count(*) AS n FROM {pattern} p2
+                JOIN auto ON auto.attributes @> p2.attributes
+                GROUP BY p2.id
+            ) counted
+            WHERE p.id = counted.id
+            """
+        )
 
 
 def mining_support() -> int:
@@ -124,6 +149,7 @@ _WRITTEN = {
     "evidence": "float8",
     "overlap": "float8",
     "variant_count": "int",
+    "auto_members": "int",
     "first_seen": "timestamptz",
     "last_seen": "timestamptz",
     "quarter_counts": "jsonb",
@@ -183,6 +209,7 @@ def _write_patterns(rows: list[Pattern]) -> None:
 
 
 def _fill(row: Pattern, pattern: MinedPattern, computed_at: datetime) -> None:
+    row.auto_members = 0  # counted after the write (count_auto_members)
     row.title = pattern.title
     row.attributes = list(pattern.attributes)
     row.support = pattern.support

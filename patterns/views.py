@@ -43,12 +43,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     snapshot = dashboard_snapshot()
     stats = snapshot.data if snapshot else None
     min_support = _min_support(request)
+    # Auto-classified incidents take part by default: most of a knowledge base is imported,
+    # and they are marked wherever they appear; the switch shows what holds without them.
+    hand_labelled = request.GET.get("hand_labelled") == "1"
     context = {
         "nav": "patterns",
         "stats": stats,
         "min_support": min_support,
+        "hand_labelled": hand_labelled,
         "min_support_choices": sorted({*MIN_SUPPORT_CHOICES, settings.PATTERN_MIN_SUPPORT}),
-        "pattern_lists": pattern_lists(snapshot, stats, min_support),
+        "pattern_lists": pattern_lists(snapshot, stats, min_support, hand_labelled),
         "snapshot_sections": snapshot_sections(snapshot) if snapshot else "",
         "computed_at": datetime.fromisoformat(stats["computed_at"]) if stats else None,
         "user_is_admin": permissions.is_admin(request.user),
@@ -56,7 +60,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "patterns/dashboard.html", context)
 
 
-def pattern_lists(snapshot: StatsSnapshot | None, stats: dict | None, min_support: int) -> str:
+def pattern_lists(
+    snapshot: StatsSnapshot | None, stats: dict | None, min_support: int, hand_labelled: bool
+) -> str:
     """The top and emerging patterns, drawn once per refresh, minimum support and time zone.
 
     Patterns change only when a refresh stores new ones, with a new snapshot in the same
@@ -67,7 +73,7 @@ def pattern_lists(snapshot: StatsSnapshot | None, stats: dict | None, min_suppor
         context = {
             "stats": stats,
             "min_support": min_support,
-            "patterns": insights.top_patterns(min_support),
+            "patterns": insights.top_patterns(min_support, hand_labelled=hand_labelled),
             "emerging": list(insights.emerging_patterns()) if min_support > 2 else [],
         }
         return render_to_string("patterns/_pattern_lists.html", context)
@@ -76,7 +82,9 @@ def pattern_lists(snapshot: StatsSnapshot | None, stats: dict | None, min_suppor
         return mark_safe(draw())
     version = f"{snapshot.pk}:{snapshot.computed_at.isoformat()}"
     zone = timezone.get_current_timezone_name()
-    key = f"patterns:dashboard-lists:{version}:{min_support}:{zone}:{get_language()}"
+    key = (
+        f"patterns:dashboard-lists:{version}:{min_support}:{hand_labelled}:{zone}:{get_language()}"
+    )
     html = cache.get(key)
     if html is None:
         html = draw()

@@ -2,7 +2,8 @@
 
 Every function takes the incidents the viewer may see
 (``Incident.objects.visible_to(user)``, possibly narrowed further), so drafts
-never leak through a count. Each runs a fixed number of queries, whatever the
+never leak through a count, and counts each outage once among them
+(``IncidentQuerySet.counted_once``). Each runs a fixed number of queries, whatever the
 number of vendors or incidents, and returns small dataclasses.
 """
 
@@ -78,11 +79,12 @@ class RoleCount:
 
 
 def incident_ids(incidents: QuerySet[Incident]) -> QuerySet:
-    """The ids of ``incidents`` as a subquery, for counting each incident exactly once."""
+    """The ids of ``incidents`` as a subquery, for counting each outage exactly once."""
     # visible_to() joins the authors and adds DISTINCT for people who are not
     # reviewers; aggregating over that join would count an incident once per
-    # author. "id IN (subquery)" keeps one row per incident.
-    return incidents.order_by().values("pk")
+    # author. "id IN (subquery)" keeps one row per incident. An outage recorded twice
+    # (an import and the postmortem about it) is counted by one of its records.
+    return incidents.counted_once().order_by().values("pk")
 
 
 # --- Vendors -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -184,6 +184,37 @@ class IncidentQuerySet(models.QuerySet):
         """What a list row shows: vendors and change types in two extra queries."""
         return self.prefetch_related("incident_vendors__vendor", "change_types")
 
+    def counted_once(self) -> IncidentQuerySet:
+        """These incidents with each outage once: a record of an outage that another of
+        these incidents also records is left out (see ``Incident.same_outage_as``).
+
+        The outage is counted by its canonical record when that one is among these, and
+        otherwise by its first other record (lowest id): a published import whose
+        hand-written postmortem is still a draft still counts in published statistics.
+        Call it before narrowing (by week, by vendor), so "among these" means all of them.
+        """
+        among = self.order_by()
+        canonical_among = among.filter(pk=OuterRef("same_outage_as_id"))
+        earlier_among = among.filter(
+            same_outage_as_id=OuterRef("same_outage_as_id"), pk__lt=OuterRef("pk")
+        )
+        # Most rows are linked to nothing and stop at the first test.
+        return self.filter(
+            Q(same_outage_as__isnull=True) | ~(Exists(canonical_among) | Exists(earlier_among))
+        )
+
+
+def counted_once_sql(alias: str) -> str:
+    """``IncidentQuerySet.counted_once`` among the published incidents, as a condition on
+    the published incident row ``alias`` of a raw statement (the pattern refresh's)."""
+    table = Incident._meta.db_table
+    published = ReviewStatus.PUBLISHED.value
+    return (
+        f"({alias}.same_outage_as_id IS NULL OR NOT EXISTS (SELECT 1 FROM {table} o "
+        f"WHERE o.status = '{published}' AND (o.id = {alias}.same_outage_as_id "
+        f"OR (o.same_outage_as_id = {alias}.same_outage_as_id AND o.id < {alias}.id))))"
+    )
+
 
 class Incident(models.Model):
     """A postmortem: one outage, its moments, its analysis and what was learned.
@@ -193,6 +224,12 @@ class Incident(models.Model):
     field by field. ``version`` grows on every edit so that concurrent editors
     cannot overwrite each other. ``search_vector`` is computed by PostgreSQL
     itself (a generated column), so no write path can leave it stale.
+
+    One outage may be recorded more than once: a vendor's status-page incident and the
+    postmortem someone wrote about it, or the same outage from two feeds of one vendor.
+    ``same_outage_as`` then points from each other record to the outage's canonical one,
+    which points nowhere (``postmortems.same_outage`` keeps it so: one level, never
+    itself), and statistics count the outage once (``IncidentQuerySet.counted_once``).
     """
 
     title = models.CharField(max_length=300)
@@ -241,6 +278,31 @@ class Incident(models.Model):
         default=False,
         help_text="Closed, but the source gives no usable end time (not a zero-length outage).",
     )
+    # Set by the classifier when it accepted suggestions without a person (an auto-accept
+    # policy), cleared when a person changes the labels: shown wherever the incident is.
+    auto_classified = models.BooleanField(
+        default=False, help_text="Its labels were suggested and accepted without a person."
+    )
+
+    same_outage_as = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="other_records",
+        db_index=False,  # a partial index below: almost every incident is linked to nothing
+        verbose_name="same outage as",
+        help_text="The canonical record of this outage, when this is another record of it.",
+    )
+    same_outage_linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    same_outage_linked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     authors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="authored_incidents"
@@ -265,8 +327,12 @@ class Incident(models.Model):
 
     history = HistoricalRecords(
         m2m_fields=[change_types],
-        excluded_fields=["search_vector", "raw_payload", "imported_values"],
-    )
+        # Who linked a record and when is the history entry's own user and date.
+        excluded_fields=[
+            "search_vector", "raw_payload", "imported_values",
+            "same_outage_linked_by", "same_outage_linked_at",
+        ],
+    )  # fmt: skip
     objects = IncidentQuerySet.as_manager()
 
     class Meta:
@@ -282,6 +348,12 @@ class Incident(models.Model):
             ),
             # The weekly digest's "published this week" and its week-by-week counts.
             models.Index(fields=["published_at"], name="incident_published_at"),
+            # An outage's other records, and the counts that skip them.
+            models.Index(
+                fields=["same_outage_as"],
+                condition=Q(same_outage_as__isnull=False),
+                name="incident_same_outage_as",
+            ),
         ]
         constraints = [
             *moment_order_constraints(),
@@ -313,6 +385,11 @@ class Incident(models.Model):
                 condition=~Q(status=ReviewStatus.PUBLISHED) | Q(published_at__isnull=False),
                 name="incident_published_has_published_at",
                 violation_error_message="A published postmortem needs its publication time.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(same_outage_as=F("id")),
+                name="incident_not_same_outage_as_itself",
+                violation_error_message="A postmortem cannot be another record of itself.",
             ),
         ]
 

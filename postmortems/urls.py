@@ -1,6 +1,6 @@
 from django.urls import path
 
-from postmortems.views import editor, incidents, parts, review, taxonomy, vendors
+from postmortems.views import editor, incidents, parts, review, same_outage, taxonomy, vendors
 
 app_name = "postmortems"
 
@@ -11,6 +11,16 @@ urlpatterns = [
     path("incidents/<slug:slug>/edit/", editor.incident_edit, name="incident-edit"),
     path("incidents/<slug:slug>/export.md", incidents.incident_export, name="incident-export"),
     path("incidents/<slug:slug>/review/", review.review_action, name="incident-review"),
+    path(
+        "incidents/<slug:slug>/same-outage/",
+        same_outage.same_outage_link,
+        name="same-outage-link",
+    ),
+    path(
+        "incidents/<slug:slug>/same-outage/unlink/",
+        same_outage.same_outage_unlink,
+        name="same-outage-unlink",
+    ),
     # Factors, action items and sources are edited in place on the edit page.
     path("incidents/<slug:slug>/factors/", parts.factor_create, name="factor-create"),
     path("incidents/<slug:slug>/factors/<int:pk>/", parts.factor_edit, name="factor-edit"),

@@ -83,3 +83,12 @@ class DigestSubscriptionFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"reader{n}@example.com")
     confirmed_at = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class ImportedIncidentFactory(IncidentFactory):
+    """An incident a status-page import created (published, as for a vendor set to
+    publish its imports)."""
+
+    origin = "imported"
+    import_source = "statuspage"
+    external_id = factory.Sequence(lambda n: f"ext-{n}")

@@ -14,7 +14,7 @@ class SuggestedChangeTypeSerializer(serializers.Serializer):
 class SuggestedFactorSerializer(SuggestedChangeTypeSerializer):
     slug = None
     category = serializers.CharField()
-    role = serializers.ChoiceField(choices=[FactorRole.ROOT_CAUSE, FactorRole.CONTRIBUTING])
+    role = serializers.CharField(help_text="`root_cause` or `contributing`.")
 
 
 class SuggestionsSerializer(serializers.Serializer):
@@ -28,7 +28,12 @@ class SuggestionsSerializer(serializers.Serializer):
 
 class AcceptedFactorSerializer(serializers.Serializer):
     category = serializers.SlugField()
-    role = serializers.ChoiceField(choices=[FactorRole.ROOT_CAUSE, FactorRole.CONTRIBUTING])
+    role = serializers.CharField(help_text="`root_cause` or `contributing`.")
+
+    def validate_role(self, value: str) -> str:
+        if value not in (FactorRole.ROOT_CAUSE, FactorRole.CONTRIBUTING):
+            raise serializers.ValidationError("Suggested roles are `root_cause` or `contributing`.")
+        return value
 
 
 class AcceptSerializer(serializers.Serializer):

@@ -134,12 +134,14 @@ class IncidentWindow:
         self.matches.clear()  # the new incidents may match too
 
     def _load_incidents(self, start: datetime, end: datetime) -> None:
-        # Published or started in the span (both columns are indexed).
+        # Published or started in the span (both columns are indexed). Each outage once:
+        # among all published incidents, before the span narrows them (counted_once).
         published = Q(published_at__gte=start, published_at__lt=end)
         started = Q(started_at__gte=start, started_at__lt=end)
         moments = epochs("published_at", "started_at", "resolved_at")
         rows = (
             Incident.objects.published()
+            .counted_once()
             .filter(published | started)
             .order_by()
             .values_list("id", "severity", "duration_unknown", *moments)

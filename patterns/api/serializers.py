@@ -104,8 +104,8 @@ class PatternSerializer(serializers.ModelSerializer):
             "id", "url", "key", "title", "attributes", "equivalent_keys", "support", "lift",
             "measure", "expected", "p_value", "log10_p", "evidence", "evidence_text", "score",
             "vendor_count", "vendors", "first_seen", "last_seen", "quarter_counts",
-            "variant_of", "overlap", "variant_count", "detected_at", "computed_at", "emerging",
-            "html_url",
+            "variant_of", "overlap", "variant_count", "auto_members", "detected_at",
+            "computed_at", "emerging", "html_url",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -169,6 +169,7 @@ class PatternSerializer(serializers.ModelSerializer):
             "variant_of": self.get_variant_of(pattern),
             "overlap": pattern.overlap,
             "variant_count": pattern.variant_count,
+            "auto_members": pattern.auto_members,
             "detected_at": moment(pattern.detected_at),
             "computed_at": moment(pattern.computed_at),
             "emerging": self.get_emerging(pattern),

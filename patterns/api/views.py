@@ -45,7 +45,7 @@ from postmortems.models import Incident
 # A day: a page of an older refresh is never asked for again and expires.
 LIST_SECONDS = 24 * 3600
 # Part of a cached page's key: pages cached before the items' fields changed are not served.
-LIST_SHAPE = 3
+LIST_SHAPE = 4
 
 BY_SCORE = {
     "-score": SortKey(("score", "id"), descending=True),

@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import OuterRef, QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import JSONObject
 from rest_framework import serializers
 
+from postmortems.choices import ReviewStatus
 from postmortems.models import (
     ActionItem,
     ChangeType,
@@ -98,13 +99,23 @@ PART_ANNOTATIONS = {
 
 NAME_PARTS = ("api_change_types", "api_authors", "api_reviewers")
 
+# Single values beside the parts. The outage's canonical record is named only when it is
+# published: a draft's slug (its title) must not reach readers who may not see it.
+VALUE_ANNOTATIONS = {
+    "api_same_outage_as": Subquery(
+        Incident.objects.filter(
+            pk=OuterRef("same_outage_as_id"), status=ReviewStatus.PUBLISHED
+        ).values("slug")[:1]
+    ),
+}
+
 # The widest columns of a row, which the API does not show.
 UNSHOWN_COLUMNS = ("raw_payload", "imported_values", "search_vector")
 
 
 def with_parts(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     """``incidents`` ready for ``incident_representation``: one statement, parts and all."""
-    return incidents.defer(*UNSHOWN_COLUMNS).annotate(**PART_ANNOTATIONS)
+    return incidents.defer(*UNSHOWN_COLUMNS).annotate(**PART_ANNOTATIONS, **VALUE_ANNOTATIONS)
 
 
 @functools.cache
@@ -191,6 +202,8 @@ def incident_representation(incident: Incident) -> dict:
         "needs_review": incident.needs_review,
         "is_maintenance": incident.is_maintenance,
         "duration_unknown": incident.duration_unknown,
+        "auto_classified": incident.auto_classified,
+        "same_outage_as": incident.api_same_outage_as,
         "authors": incident.api_authors,
         "reviewers": incident.api_reviewers,
         "timeline": [timeline_event(event) for event in incident.api_timeline],

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from postmortems.api.representation import incident_representation
+from postmortems.api.same_outage import SAME_OUTAGE_AS_HELP, PublishedRecordField
 from postmortems.choices import ActionItemStatus, ReviewStatus
 from postmortems.forms_parts import owner_candidates
 from postmortems.forms_vendors import derive_slug, slug_taken_message
@@ -475,6 +476,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         help_text="Follow-ups. " + REPLACES_THE_SET,
     )
     sources = SourceSerializer(many=True, read_only=True, help_text=READ_ONLY_PART)
+    same_outage_as = PublishedRecordField(help_text=SAME_OUTAGE_AS_HELP)
     time_to_detect = SecondsField(help_text="Seconds from start to detection; null if unknown.")
     time_to_mitigate = SecondsField(help_text="Seconds from start to mitigation; null if unknown.")
     time_to_resolve = SecondsField(help_text="Seconds from start to resolution; null if unknown.")
@@ -494,13 +496,13 @@ class IncidentSerializer(serializers.ModelSerializer):
             "summary", "impact", "analysis", "lessons",
             "change_types", "detection_method", "data_loss", "near_miss",
             "origin", "import_source", "external_id", "needs_review", "is_maintenance",
-            "duration_unknown", "authors", "reviewers",
+            "duration_unknown", "auto_classified", "same_outage_as", "authors", "reviewers",
             "timeline", "factors", "action_items", "sources",
             "version", "created_at", "updated_at", "published_at",
         ]  # fmt: skip
         read_only_fields = [
             "slug", "status", "blast_radius", "origin", "import_source", "external_id",
-            "needs_review", "is_maintenance", "duration_unknown",
+            "needs_review", "is_maintenance", "duration_unknown", "auto_classified",
             "created_at", "updated_at", "published_at",
         ]  # fmt: skip
         extra_kwargs = {
@@ -508,6 +510,10 @@ class IncidentSerializer(serializers.ModelSerializer):
             "origin": {"help_text": "`imported` for incidents the import endpoints created."},
             "duration_unknown": {
                 "help_text": "Closed, but the source gave no usable end: not a zero-length outage."
+            },
+            "auto_classified": {
+                "help_text": "Its change types and factors were accepted without a person, by "
+                "an auto-accept policy; a person's correction clears it."
             },
             **{
                 m: {"help_text": "Settable on creation; then it follows the timeline."}

@@ -27,6 +27,11 @@ from core.pagination import SortKey
 from core.rest import ApiPermission, PreconditionRequired
 from postmortems import permissions, services
 from postmortems.api.representation import incidents_with_parts
+from postmortems.api.same_outage import (
+    SameOutageLinkSerializer,
+    SameOutageSerializer,
+    same_outage_data,
+)
 from postmortems.api.serializers import (
     ChangeTypeSerializer,
     FailureCategorySerializer,
@@ -54,6 +59,7 @@ from postmortems.models import (
     Service,
     Vendor,
 )
+from postmortems.same_outage import link_same_outage, unlink_same_outage
 
 INCIDENT_SORT_KEYS = {
     # The first is the default. Undated incidents come last either way.
@@ -138,6 +144,18 @@ class IncidentApiFilterSet(IncidentFilterSet):
     def filter_category(self, queryset, name, value: list[FailureCategory]):
         return super().filter_category(queryset, name, value)
 
+
+SAME_OUTAGE_LINK_NOTE = (
+    "The two postmortems become records of one outage, counted once in patterns, metrics, "
+    "downtime and the digest: a hand-written postmortem stands for it over an import, then "
+    "a published one, then the longer analysis and summary, then the earlier one. Linking "
+    "a record of another outage links every record of both. You must be able to edit both."
+)
+SAME_OUTAGE_UNLINK_NOTE = (
+    "This postmortem becomes a record of its own outage again; if it stood for the outage, "
+    "the best of its other records stands for it now."
+)
+UNLINK_VERSION_REQUIRED = 'Say which version you are unlinking: send `If-Match: "<version>"`.'
 
 PARTS_NOTE = (
     "`factors` and `action_items`, when sent, replace the incident's lists in the same "
@@ -276,6 +294,77 @@ class IncidentViewSet(
         incident, comment = self.review_request(request)
         services.return_incident(incident=incident, user=request.user, comment=comment)
         return self.written_response(incident)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The other records of this postmortem's outage, and suggested ones",
+        parameters=[ETAG_HEADER],
+        responses={200: SameOutageSerializer},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Link another record of the same outage",
+        description=SAME_OUTAGE_LINK_NOTE + " " + VERSION_REQUIRED,
+        request=SameOutageLinkSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: SameOutageSerializer, **VERSION_ERRORS},
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary="Make this postmortem a record of its own outage again",
+        description=SAME_OUTAGE_UNLINK_NOTE + " " + UNLINK_VERSION_REQUIRED,
+        request=None,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: SameOutageSerializer, 412: VERSION_ERRORS[412], 428: VERSION_ERRORS[428]},
+    )
+    @action(detail=True, methods=["get", "post", "delete"], url_path="same-outage")
+    def same_outage(self, request: Request, slug: str | None = None) -> Response:
+        incident = self.get_object()
+        if request.method != "GET":
+            if request.method == "POST":
+                self.link(request, incident)
+            else:
+                self.unlink(request, incident)
+            incident = Incident.objects.get(pk=incident.pk)  # as the write left it
+        return Response(
+            same_outage_data(incident, request.user),
+            headers={"ETag": f'"{incident.version}"'},
+        )
+
+    def link(self, request: Request, incident: Incident) -> None:
+        self.require_edit(incident)
+        header_version = if_match_version(request, incident)
+        if header_version is None and not body_has_version(request):
+            raise PreconditionRequired(VERSION_REQUIRED)
+        serializer = SameOutageLinkSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        expected = agreed_version(header_version, serializer.validated_data.get("version"))
+        try:
+            link_same_outage(
+                incident=incident,
+                other=serializer.validated_data["incident"],
+                user=request.user,
+                expected_version=expected,
+            )
+        except services.EditConflict as exc:
+            raise stale_version(
+                exc.current, from_header=header_version is not None, changed=exc.changed_fields
+            ) from exc
+
+    def unlink(self, request: Request, incident: Incident) -> None:
+        self.require_edit(incident)
+        version = if_match_version(request, incident)
+        if version is None:
+            raise PreconditionRequired(UNLINK_VERSION_REQUIRED)
+        try:
+            unlink_same_outage(incident=incident, user=request.user, expected_version=version)
+        except services.EditConflict as exc:
+            raise stale_version(exc.current, from_header=True) from exc
+
+    def require_edit(self, incident: Incident) -> None:
+        # Before the version: someone who may not edit it learns that first.
+        if not permissions.can_edit(self.request.user, incident):
+            raise exceptions.PermissionDenied("You may read this postmortem but not edit it.")
 
     def review_request(self, request: Request) -> tuple[Incident, str]:
         incident = self.get_object()

@@ -18,6 +18,7 @@ from postmortems.models import Factor, Incident, IncidentVendor
 from postmortems.search import search_snippets
 from postmortems.shortcuts import get_incident_for
 from postmortems.views.incident_body import incident_body
+from postmortems.views.same_outage import same_outage_panel
 from timeline.models import TimelineEvent
 from timeline.presentation import timeline_display_context
 
@@ -132,10 +133,13 @@ BODY_ONLY_COLUMNS = (
 @login_required
 def incident_detail(request, slug: str):
     incident = get_incident_for(request.user, slug, queryset=header_queryset())
+    can_edit = permissions.can_edit(request.user, incident)
     context = {
         "nav": "incidents",
         "incident": incident,
-        "can_edit": permissions.can_edit(request.user, incident),
+        "can_edit": can_edit,
+        # Depends on who reads (what they may see and do), so never part of the cached body.
+        "same_outage": same_outage_panel(request.user, incident, can_edit=can_edit),
         "can_submit": permissions.can_submit(request.user, incident),
         "can_review": permissions.can_review(request.user, incident),
         "edited_after_publication": incident.edited_after_publication,

@@ -120,7 +120,9 @@ def test_the_dashboard_lists_patterns_once_per_refresh_and_minimum(client, viewe
 
     listed = []
     top = insights.top_patterns
-    monkeypatch.setattr(insights, "top_patterns", lambda m: listed.append(m) or top(m))
+    monkeypatch.setattr(
+        insights, "top_patterns", lambda m, **kw: listed.append((m, kw)) or top(m, **kw)
+    )
     for n in range(3):
         make_member(n)
     refresh_patterns()
@@ -129,14 +131,21 @@ def test_the_dashboard_lists_patterns_once_per_refresh_and_minimum(client, viewe
     first = get(client, "patterns:dashboard").content.decode()
     get(client, "patterns:dashboard")
     get(client, "patterns:dashboard", min_support=2)
-    assert listed == [3, 2]  # once per minimum support
+    get(client, "patterns:dashboard", hand_labelled=1)
+    get(client, "patterns:dashboard", hand_labelled=1)
+    # Once per minimum support and switch.
+    assert listed == [
+        (3, {"hand_labelled": False}),
+        (2, {"hand_labelled": False}),
+        (3, {"hand_labelled": True}),
+    ]
     assert "3 incidents across 3 vendors" in first
 
     make_member(3)
     refresh_patterns()
     after = get(client, "patterns:dashboard").content.decode()
 
-    assert listed == [3, 2, 3]
+    assert listed[-1] == (3, {"hand_labelled": False}) and len(listed) == 4
     assert "4 incidents across 4 vendors" in after and "3 incidents across" not in after
 
 
