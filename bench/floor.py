@@ -346,10 +346,10 @@ CREATE = [
     """INSERT INTO postmortems_incident (title, slug, regions, severity, status, started_at,
          summary, impact, analysis, lessons, detection_method, data_loss, near_miss, origin,
          import_source, external_id, imported_values, needs_review, is_maintenance,
-         duration_unknown, created_at, updated_at, version)
+         duration_unknown, auto_classified, created_at, updated_at, version)
        VALUES (%(title)s, %(slug)s, '{}', %(severity)s, 'draft', %(started_at)s, %(summary)s,
-         '', '', '', '', false, false, 'manual', '', '', '{}', false, false, false, now(),
-         now(), 1) RETURNING id""",
+         '', '', '', '', false, false, 'manual', '', '', '{}', false, false, false, false,
+         now(), now(), 1) RETURNING id""",
     """INSERT INTO postmortems_incidentvendor (incident_id, vendor_id, is_primary)
        VALUES (%(id)s, %(vendor)s, true)""",
     """INSERT INTO postmortems_incident_change_types (incident_id, changetype_id)
@@ -442,7 +442,7 @@ IMPORT_INCIDENT = (
     "mitigated_at", "resolved_at", "summary", "impact", "analysis", "lessons",
     "detection_method", "data_loss", "near_miss", "origin", "import_source", "external_id",
     "created_at", "updated_at", "version", "published_at", "duration_unknown",
-    "is_maintenance", "needs_review",
+    "is_maintenance", "needs_review", "auto_classified",
 )  # fmt: skip
 IMPORT_EVENT = (
     "id", "incident_id", "occurred_at", "kind", "description", "body_format", "source",
@@ -531,7 +531,7 @@ def import_incident_row(pk: int, item: dict, source: str, now: str) -> tuple:
     return (
         pk, item["name"], f"floor-{item['id']}", [], owned["severity"], "draft",
         item["started_at"], None, None, item["resolved_at"], "", "", "", "", "", False, False,
-        "imported", source, item["id"], now, now, 1, None, False, False, True,
+        "imported", source, item["id"], now, now, 1, None, False, False, True, False,
         orjson.dumps(item).decode(), orjson.dumps(owned).decode(),  # Hindsight's JSON writer
     )  # fmt: skip
 

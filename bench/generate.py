@@ -87,7 +87,7 @@ INCIDENT_COLUMNS = (
     "started_at", "detected_at", "mitigated_at", "resolved_at", "summary", "impact", "analysis",
     "lessons", "detection_method", "data_loss", "near_miss", "origin", "import_source",
     "external_id", "created_at", "updated_at", "version", "published_at", "duration_unknown",
-    "imported_values", "is_maintenance", "needs_review",
+    "imported_values", "is_maintenance", "needs_review", "auto_classified",
 )  # fmt: skip
 # Table, columns; the order is the load order (incidents first, although the foreign keys
 # are deferred to the end of each batch's transaction anyway).
@@ -430,7 +430,7 @@ class KnowledgeBase:
             "imported" if imported else "manual", f"statuspage:{vendor.slug}" if imported else "",
             f"sp-{pk}" if imported else "", created, updated, rng.randint(1, 6),
             updated if published else None, m.duration_unknown, "{}", rng.random() < 0.02,
-            imported and not published,
+            imported and not published, False,
         )  # fmt: skip
 
     def service_name(self, vendor: Vendor) -> str:
