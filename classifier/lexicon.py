@@ -494,7 +494,7 @@ def candidates(text: str) -> list[int]:
     return [
         index
         for index, compiled in enumerate(COMPILED)
-        if compiled.leads is None or any(lead in lowered for lead in compiled.leads)
+        if compiled.leads is None or any(map(lowered.__contains__, compiled.leads))
     ]
 
 

@@ -215,27 +215,26 @@ def _with_evidence(s: Suggested, found: Evidence | None) -> Suggested:
 def lexicon_scores(split: list[Sentence]) -> tuple[dict[str, float], dict[str, Evidence]]:
     """Per label: the lexicon's confidence, and its strongest hit's sentence.
 
-    The cues run once over each passage (all its sentences joined), not sentence by
-    sentence; a hit is then traced back to the sentence it falls in.
+    The cues run once over the whole incident (its sentences joined, passages apart), not
+    sentence by sentence; a hit is then traced back to the sentence it falls in.
     """
     by_cue: dict[str, dict[int, float]] = {}
     evidence: dict[str, Evidence] = {}
-    groups = [(group, *_joined(group)) for group in _by_source(split)]
-    worth_running = lexicon.candidates(" ".join(text for _, text, _ in groups))
-    for group, text, starts in groups:
-        for hit in lexicon.hits(text, worth_running):
-            index = bisect.bisect_right(starts, hit.start) - 1
-            sentence = group[index]
-            if hit.end > starts[index] + len(sentence.text):
-                continue  # a phrase across two sentences is no one sentence's evidence
-            cues = by_cue.setdefault(hit.label, {})
-            cues[hit.cue] = max(cues.get(hit.cue, 0.0), hit.weight)
-            best = evidence.get(hit.label)
-            if best is None or hit.weight > best.weight:
-                offset = starts[index]
-                evidence[hit.label] = Evidence(
-                    hit.weight, sentence, sentence.text[hit.start - offset : hit.end - offset]
-                )
+    ordered = [sentence for group in _by_source(split) for sentence in group]
+    text, starts = _joined(ordered)
+    for hit in lexicon.hits(text):
+        index = bisect.bisect_right(starts, hit.start) - 1
+        sentence = ordered[index]
+        if hit.end > starts[index] + len(sentence.text):
+            continue  # a phrase across two sentences is no one sentence's evidence
+        cues = by_cue.setdefault(hit.label, {})
+        cues[hit.cue] = max(cues.get(hit.cue, 0.0), hit.weight)
+        best = evidence.get(hit.label)
+        if best is None or hit.weight > best.weight:
+            offset = starts[index]
+            evidence[hit.label] = Evidence(
+                hit.weight, sentence, sentence.text[hit.start - offset : hit.end - offset]
+            )
     confidence = {label: lexicon.combine(list(cues.values())) for label, cues in by_cue.items()}
     return confidence, evidence
 
@@ -247,13 +246,19 @@ def _by_source(split: list[Sentence]) -> list[list[Sentence]]:
     return list(groups.values())
 
 
-def _joined(group: list[Sentence]) -> tuple[str, list[int]]:
-    """The sentences as one text ("a. b."), and where each starts in it."""
-    starts, position = [], 0
-    for sentence in group:
+def _joined(sentences_: list[Sentence]) -> tuple[str, list[int]]:
+    """The sentences as one text, a passage's apart by a blank line (so no cue spans two
+    passages), and where each sentence starts in it."""
+    parts, starts, position, previous = [], [], 0, None
+    for sentence in sentences_:
+        gap = "" if previous is None else (" " if sentence.source == previous else "\n\n")
+        parts.append(gap)
+        position += len(gap)
         starts.append(position)
-        position += len(sentence.text) + 1
-    return " ".join(s.text for s in group), starts
+        parts.append(sentence.text)
+        position += len(sentence.text)
+        previous = sentence.source
+    return "".join(parts), starts
 
 
 def arrange(version: int, chosen: list[Suggested]) -> Suggestions:
