@@ -736,6 +736,16 @@ def main() -> None:
         report(meter, time.perf_counter() - started, args.jobs)
         report_plants(plan)
         finish(conn)
+    take_counts()
+
+
+def take_counts() -> None:
+    """The published counts the pages read, as the running product keeps them."""
+    from postmortems.tallies import take_counts
+
+    started = time.perf_counter()
+    take_counts()
+    print(f"published counts taken in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Two modes, chosen with ``HINDSIGHT_ENV``:
 Every variable is listed in ``.env.example``.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -103,6 +104,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "csp.middleware.CSPMiddleware",
     "accounts.middleware.TimezoneMiddleware",
+    # A statement the web statement timeout cancelled answers 503, not 500.
+    "core.middleware.StatementTimeoutMiddleware",
     # Last, as django-axes requires: it answers locked-out sign-ins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -153,6 +156,21 @@ if not DATABASES["default"]["ENGINE"].endswith(("postgresql", "embedded_postgres
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…).")
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Web processes have PostgreSQL cancel any statement running longer than
+# WEB_STATEMENT_TIMEOUT milliseconds (0: never), so a search too broad to answer frees its
+# worker and connection and answers 503 (core/middleware.py) instead of piling up. Workers
+# and management commands (refresh, imports, migrations) run long statements on purpose
+# and never get it: config/wsgi.py marks a web process while its settings load. A libpq
+# startup option, not a SET: no statement is added to any request or connection.
+WEB_STATEMENT_TIMEOUT = env.int("WEB_STATEMENT_TIMEOUT", default=15_000)
+if WEB_STATEMENT_TIMEOUT < 0:
+    raise ImproperlyConfigured("WEB_STATEMENT_TIMEOUT must be 0 (no timeout) or more.")
+if os.environ.get("HINDSIGHT_WEB_PROCESS") == "1" and WEB_STATEMENT_TIMEOUT:
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # After any options the DATABASE_URL gave (?options=-c%20search_path%3D…).
+    _options["options"] = " ".join(
+        filter(None, [_options.get("options"), f"-c statement_timeout={WEB_STATEMENT_TIMEOUT}"])
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

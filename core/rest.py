@@ -23,9 +23,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils.log import log_response
+from psycopg.errors import QueryCanceled
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -86,6 +88,42 @@ class PreconditionRequired(ApiError):
     default_detail = "Send the version your change is based on."
 
 
+# Seconds a client is asked to wait after a statement timeout. The same request will be as
+# slow again; the pause is for the client to narrow it (and for a busy database to recover).
+STATEMENT_TIMEOUT_RETRY_AFTER = 30
+
+
+class StatementTimeout(ApiError):
+    """PostgreSQL cancelled a statement of this request (WEB_STATEMENT_TIMEOUT ran out)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "query_timeout"
+    default_detail = (
+        "This request took too long to answer and was stopped. Narrow it (more specific "
+        "filters or search terms, a smaller page_size) and try again."
+    )
+    wait = STATEMENT_TIMEOUT_RETRY_AFTER  # DRF's handler sends it as Retry-After
+
+
+def statement_cancelled(exc: BaseException) -> bool:
+    """Whether PostgreSQL cancelled the statement (its statement_timeout, or a cancel request).
+
+    Any other database error is a bug and stays a 500.
+    """
+    return isinstance(exc, OperationalError) and isinstance(exc.__cause__, QueryCanceled)
+
+
+def log_statement_timeout(request: Any, response: Any) -> None:
+    """A warning naming the path, instead of the error Django would log for a 5xx."""
+    log_response(
+        "Statement timeout: %s",
+        getattr(request, "path", "?"),
+        response=response,
+        request=request,
+        level="warning",
+    )
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """Answer every exception raised in an API view with the one error shape."""
     exc = nul_refusal(exc, context) or as_api_exception(exc)
@@ -95,11 +133,15 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
 
     response = exception_handler(exc, context)  # keeps WWW-Authenticate, Retry-After
     response.data = error_body(exc, response.status_code)
+    if isinstance(exc, StatementTimeout):
+        request = context.get("request")
+        log_statement_timeout(getattr(request, "_request", request), response)
     return response
 
 
 def as_api_exception(exc: Exception) -> exceptions.APIException | None:
-    """DRF's own exceptions, Django's that mean a client error as their DRF twin, else None."""
+    """DRF's own exceptions, Django's that mean a client error as their DRF twin, a cancelled
+    statement as 503, else None."""
     if isinstance(exc, DjangoValidationError):
         # Services validate with full_clean(); their message_dict names the fields.
         return exceptions.ValidationError(serializers.as_serializer_error(exc))
@@ -113,6 +155,8 @@ def as_api_exception(exc: Exception) -> exceptions.APIException | None:
         )
     if isinstance(exc, exceptions.APIException):
         return exc
+    if statement_cancelled(exc):
+        return StatementTimeout()
     if isinstance(exc, Http404):
         return exceptions.NotFound(*exc.args)
     if isinstance(exc, DjangoPermissionDenied):
@@ -222,7 +266,8 @@ ERROR_SCHEMA = {
                     "`authentication_failed`, `permission_denied`, `read_only_token`, "
                     "`not_found`, `method_not_allowed`, `edit_conflict`, "
                     "`precondition_failed`, `precondition_required`, `payload_too_large`, "
-                    "`unsupported_media_type`, `throttled`, `server_error`…",
+                    "`unsupported_media_type`, `throttled`, `server_error`, "
+                    "`query_timeout`…",
                 },
                 "message": {"type": "string", "description": "What went wrong, for people."},
                 "fields": {
@@ -433,6 +478,8 @@ ERROR_DESCRIPTIONS = {
     415: "The request body is not JSON.",
     429: "Too many requests; retry after the `Retry-After` header's seconds.",
     500: "Unexpected server error.",
+    503: "The request took too long and was stopped; narrow it, then retry after the "
+    "`Retry-After` header's seconds.",
 }
 BODY_METHODS = ("post", "put", "patch")
 
@@ -458,7 +505,7 @@ def document_errors(result: dict, generator: Any, request: Any, public: bool) ->
 
 
 def error_statuses(path: str, method: str, operation: dict) -> list[int]:
-    codes = [429, 500]
+    codes = [429, 500, 503]
     if {} not in operation.get("security", []):  # {} marks an operation open to anyone
         codes += [401, 403]
     if "{" in path:

@@ -88,9 +88,10 @@ class IncidentFilterSet(django_filters.FilterSet):
         method="filter_category",
         label="Failure category",
     )
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    # A column of the incident itself: no join, so no DISTINCT (which sorted every match).
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, distinct=False)
     status = django_filters.MultipleChoiceFilter(
-        choices=ReviewStatus.choices, label="Review status"
+        choices=ReviewStatus.choices, label="Review status", distinct=False
     )
     started_after = django_filters.DateFilter(
         field_name="started_at",

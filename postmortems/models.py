@@ -346,6 +346,13 @@ class Incident(models.Model):
             models.Index(
                 F("started_at").desc(nulls_last=True), F("id").desc(), name="incident_newest_first"
             ),
+            # Drafts and reviews alone: when they last changed, read without their rows
+            # (``tallies.Counting.fingerprint``).
+            models.Index(
+                fields=["updated_at", "id"],
+                condition=Q(status__in=[ReviewStatus.DRAFT, ReviewStatus.IN_REVIEW]),
+                name="incident_unpublished_changes",
+            ),
             # The weekly digest's "published this week" and its week-by-week counts.
             models.Index(fields=["published_at"], name="incident_published_at"),
             # An outage's other records, and the counts that skip them.
@@ -656,3 +663,102 @@ class ActionItem(models.Model):
     def clean(self) -> None:
         if self.completed_at is not None and not limits.time_in_range(self.completed_at):
             raise ValidationError({"completed_at": limits.TIME_MESSAGE})
+
+
+# --- Published counts ------------------------------------------------------------------------
+# What the vendor, taxonomy and home pages count over every published postmortem, taken by
+# ``postmortems.tallies.take_counts`` (a minute after published postmortems change, and
+# nightly) so that no page counts a million rows on a request. Pages add what the viewer may
+# see besides, counted live: their drafts and reviews, and whatever was published since.
+
+
+class CountsSnapshot(models.Model):
+    """When the published counts were last taken (one row), and how long that took."""
+
+    taken_at = models.DateTimeField()
+    seconds = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"Counts of {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SeverityTally(models.Model):
+    """Published postmortems of one severity: ``records`` every row, ``incidents`` each
+    outage once (``IncidentQuerySet.counted_once``)."""
+
+    severity = models.CharField(max_length=10, choices=Severity.choices, primary_key=True)
+    records = models.PositiveIntegerField()
+    incidents = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.records}"
+
+
+class VendorTally(models.Model):
+    """One vendor's published postmortems (a vendor without any has no row)."""
+
+    vendor = models.OneToOneField(
+        Vendor, primary_key=True, on_delete=models.CASCADE, related_name="tally"
+    )
+    records = models.PositiveIntegerField()
+    incidents = models.PositiveIntegerField()
+    last_started_at = models.DateTimeField(null=True)
+    # Without a start or a resolution time: left out of the downtime.
+    unknown_duration = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-records"], name="vendor_tally_by_records")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}: {self.records}"
+
+
+class VendorYearTally(models.Model):
+    """A vendor's known downtime (resolved - started) in one UTC year of start."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    incidents = models.PositiveIntegerField()
+    downtime = models.DurationField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "year"], name="vendor_year_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id} in {self.year}: {self.downtime}"
+
+
+class LabelTally(models.Model):
+    """Published postmortems with one change type or citing one failure category, among
+    every vendor's (``vendor`` null) or one vendor's; for a category also by factor role."""
+
+    vendor = models.ForeignKey(Vendor, null=True, on_delete=models.CASCADE, related_name="+")
+    change_type = models.ForeignKey(
+        ChangeType, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.ForeignKey(
+        FailureCategory, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    records = models.PositiveIntegerField()
+    incidents = models.PositiveIntegerField()
+    root_cause = models.PositiveIntegerField(default=0)
+    contributing = models.PositiveIntegerField(default=0)
+    mitigating = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["vendor", "change_type"], name="label_tally_change_type"),
+            models.Index(fields=["vendor", "category"], name="label_tally_category"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(change_type__isnull=True) & Q(category__isnull=False))
+                | (Q(change_type__isnull=False) & Q(category__isnull=True)),
+                name="label_tally_one_label",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.change_type_id or self.category_id} of {self.vendor_id}: {self.records}"

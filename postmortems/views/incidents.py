@@ -9,13 +9,13 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from core.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
-from postmortems import permissions
+from postmortems import permissions, search
 from postmortems.choices import FactorRole
 from postmortems.facets import incident_facets
-from postmortems.filtersets import IncidentFilterSet
+from postmortems.filtersets import IncidentFilterSet, chosen
 from postmortems.history import incident_history
 from postmortems.models import Factor, Incident, IncidentVendor
-from postmortems.search import search_snippets
+from postmortems.search import ranked_candidates, search_snippets
 from postmortems.shortcuts import get_incident_for
 from postmortems.views.incident_body import incident_body
 from postmortems.views.same_outage import same_outage_panel
@@ -48,7 +48,8 @@ def incident_list(request):
     text = filterset.form.cleaned_data.get("q", "") if filterset.is_bound else ""
     searching = bool(text and filterset.is_valid())
     sort = chosen_sort(request, searching)
-    ordered = results.with_summary()
+    ranked = ranked_candidates(results) if sort == "relevance" else results
+    ordered = ranked.with_summary()
     try:
         page = list_page(ordered, sort, request.GET.get("cursor"))
         cursor_error = ""
@@ -61,7 +62,8 @@ def incident_list(request):
         "filterset": filterset,
         "page": page,
         "rows": [(incident, snippets.get(incident.id)) for incident in page.items],
-        "facets": incident_facets(results),
+        "facets": incident_facets(request.user, results, filtered=is_filtered(filterset)),
+        "ranked_limit": search.RANKED,
         "sort": sort,
         "sorts": [
             (key, label) for key, (label, _) in SORTS.items() if key != "relevance" or searching
@@ -78,6 +80,12 @@ def incident_list(request):
     }
     status = 400 if context["invalid"] else 200
     return render(request, "postmortems/incident_list.html", context, status=status)
+
+
+def is_filtered(filterset: IncidentFilterSet) -> bool:
+    if not (filterset.is_bound and filterset.is_valid()):
+        return False
+    return any(chosen(value) for value in filterset.form.cleaned_data.values())
 
 
 def list_page(incidents, sort: str, cursor: str | None):

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import Template
@@ -18,14 +18,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget, trigger_client_event
 
+from core.pagination import InvalidCursor
 from imports.forms import StatusSourceForm
 from postmortems import analytics
 from postmortems.analytics import VendorSort
 from postmortems.choices import ReviewStatus
 from postmortems.forms_vendors import VendorFilterForm, VendorForm, slug_taken_message
-from postmortems.models import Incident, Vendor
+from postmortems.models import Incident, IncidentVendor, Vendor
+from postmortems.tallies import counting_for
+from postmortems.views.incidents import list_page
 
-INCIDENTS_PER_PAGE = 25
+VENDORS_PER_PAGE = 100
 VENDOR_FORM_ID = "vendor-form"
 # _vendor_form.html extends this when htmx asks for the bare fragment, and
 # base.html otherwise: one template serves the page and the editor's popover.
@@ -33,11 +36,16 @@ FRAGMENT_LAYOUT = Template("{% block content %}{% endblock %}")
 
 
 def incident_table_context(request: HttpRequest, incidents: QuerySet[Incident]) -> dict:
-    """The requested page of ``incidents``, newest first, as _incident_table.html expects."""
-    # PostgreSQL sorts NULLs first in descending order; an unknown start goes last.
-    ordered = incidents.with_summary().order_by(F("started_at").desc(nulls_last=True), "-id")
-    page = Paginator(ordered, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
-    return {"page": page, "ReviewStatus": ReviewStatus}
+    """The requested page of ``incidents``, newest first (an unknown start last), as
+    _incident_table.html expects: a keyset page, so page 1,000 of a vendor's 200,000
+    incidents costs what page 1 does, and no request counts them."""
+    ordered = incidents.with_summary()
+    cursor_error = ""
+    try:
+        page = list_page(ordered, "newest", request.GET.get("cursor"))
+    except InvalidCursor as exc:
+        page, cursor_error = list_page(ordered, "newest", None), str(exc)
+    return {"page": page, "cursor_error": cursor_error, "ReviewStatus": ReviewStatus}
 
 
 @login_required
@@ -45,10 +53,18 @@ def incident_table_context(request: HttpRequest, incidents: QuerySet[Incident]) 
 def vendor_list(request: HttpRequest) -> HttpResponse:
     form = VendorFilterForm(request.GET)
     kind, sort = form.selection()
-    rows = analytics.vendor_incident_counts(
-        Incident.objects.visible_to(request.user), kind=kind, sort=sort
-    )
-    context = {"nav": "vendors", "form": form, "rows": rows, "sort": sort, "VendorSort": VendorSort}
+    rows = analytics.vendor_incident_counts(counting_for(request.user), kind=kind, sort=sort)
+    # Counted and sorted whole (a list in memory), shown a page at a time: rendering two
+    # thousand rows cost a second.
+    page = Paginator(rows, VENDORS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "nav": "vendors",
+        "form": form,
+        "rows": page.object_list,
+        "page": page,
+        "sort": sort,
+        "VendorSort": VendorSort,
+    }
     return render(request, "postmortems/vendor_list.html", context)
 
 
@@ -56,15 +72,18 @@ def vendor_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def vendor_detail(request: HttpRequest, slug: str) -> HttpResponse:
     vendor = get_object_or_404(Vendor.objects.prefetch_related("services"), slug=slug)
-    visible = Incident.objects.visible_to(request.user)
-    incidents = visible.filter(incident_vendors__vendor=vendor)
+    # A semi-join: an incident is one row however its vendor links are read.
+    links = IncidentVendor.objects.filter(vendor=vendor).values("incident_id")
+    incidents = Incident.objects.visible_to(request.user).filter(id__in=links)
+    counting = counting_for(request.user)
     context = {
         "nav": "vendors",
         "vendor": vendor,
-        "downtime": analytics.vendor_downtime_by_year(vendor, visible),
-        "unknown_duration_count": analytics.vendor_unknown_duration_count(vendor, visible),
-        "top_change_types": analytics.top_change_types(incidents),
-        "top_categories": analytics.top_categories(incidents),
+        "incident_total": analytics.vendor_incident_total(vendor, counting),
+        "downtime": analytics.vendor_downtime_by_year(vendor, counting),
+        "unknown_duration_count": analytics.vendor_unknown_duration_count(vendor, counting),
+        "top_change_types": analytics.top_change_types(vendor, counting),
+        "top_categories": analytics.top_categories(vendor, counting),
         "status_sources": list(vendor.status_sources.all()),
         "source_form": StatusSourceForm(),
         **incident_table_context(request, incidents),
