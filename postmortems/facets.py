@@ -55,9 +55,12 @@ class Facets:
     cap: int = 0
 
 
-def incident_facets(user, results: QuerySet[Incident], *, filtered: bool) -> Facets:
-    """How ``results`` (what ``user`` may see, narrowed by the list's filters) split."""
-    return capped_facets(results) if filtered else everything_facets(user)
+def incident_facets(
+    user, results: QuerySet[Incident], *, filtered: bool, newest: list[int] | None = None
+) -> Facets:
+    """How ``results`` (what ``user`` may see, narrowed by the list's filters) split;
+    ``newest``: the ids of its newest matches, newest first, when already read."""
+    return capped_facets(results, newest) if filtered else everything_facets(user)
 
 
 # --- Everything the viewer may see: counted ahead, plus the few beyond the counts -------------
@@ -152,14 +155,17 @@ UNION ALL (
 """
 
 
-def capped_facets(results: QuerySet[Incident]) -> Facets:
-    """Counts over the newest ``CAP`` of ``results``, in one statement."""
-    newest = (
-        results.order_by(F("started_at").desc(nulls_last=True), "-id").values("id")[: CAP + 1].query
-    )
-    sql, params = newest.sql_with_params()
-    # Numbered in the newest-first order they come in; only the count looks past CAP.
-    matches = f"SELECT id, row_number() OVER () AS n FROM ({sql}) newest"
+def capped_facets(results: QuerySet[Incident], newest: list[int] | None = None) -> Facets:
+    """Counts over the newest ``CAP`` of ``results``, in one statement; given ``newest``,
+    the ids of its newest matches read with a limit over CAP, it does not look again."""
+    if newest is not None:
+        matches = "SELECT id, n FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(id, n)"
+        params = [newest[: CAP + 1]]
+    else:
+        query = results.order_by(F("started_at").desc(nulls_last=True), "-id").values("id")
+        sql, params = query[: CAP + 1].query.sql_with_params()
+        # Numbered in the newest-first order they come in; only the count looks past CAP.
+        matches = f"SELECT id, row_number() OVER () AS n FROM ({sql}) newest"
     with connection.cursor() as cursor:
         cursor.execute(CAPPED.replace("MATCHES", matches), [*params, CAP, TOP, TOP, TOP])
         rows = cursor.fetchall()

@@ -26,9 +26,16 @@ SPACE = Value(" ", output_field=TextField())
 RANKED = 1_000
 
 
-def ranked_candidates(results: QuerySet[Incident]) -> QuerySet[Incident]:
-    """``results`` (a search) narrowed to the matches that "best match" ranks."""
-    newest = results.order_by(F("started_at").desc(nulls_last=True), "-id").values("id")
+def newest_ids(results: QuerySet[Incident], limit: int) -> list[int]:
+    """The ids of the newest ``limit`` of ``results``, newest first."""
+    newest = results.order_by(F("started_at").desc(nulls_last=True), "-id")
+    return list(newest.values_list("id", flat=True)[:limit])
+
+
+def ranked_candidates(results: QuerySet[Incident], newest: list[int]) -> QuerySet[Incident]:
+    """``results`` (a search) narrowed to the matches that "best match" ranks, given the
+    newest of them: read once as ids, so that reading a page of them never walks the
+    matches again."""
     return results.filter(id__in=newest[:RANKED])
 
 

@@ -9,13 +9,13 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from core.pagination import InvalidCursor, SortKey, keyset_page, rows_in_order
-from postmortems import permissions, search
+from postmortems import facets, permissions, search
 from postmortems.choices import FactorRole
 from postmortems.facets import incident_facets
 from postmortems.filtersets import IncidentFilterSet, chosen
 from postmortems.history import incident_history
 from postmortems.models import Factor, Incident, IncidentVendor
-from postmortems.search import ranked_candidates, search_snippets
+from postmortems.search import newest_ids, ranked_candidates, search_snippets
 from postmortems.shortcuts import get_incident_for
 from postmortems.views.incident_body import incident_body
 from postmortems.views.same_outage import same_outage_panel
@@ -48,8 +48,15 @@ def incident_list(request):
     text = filterset.form.cleaned_data.get("q", "") if filterset.is_bound else ""
     searching = bool(text and filterset.is_valid())
     sort = chosen_sort(request, searching)
-    ranked = ranked_candidates(results) if sort == "relevance" else results
-    ordered = ranked.with_summary()
+    newest = None
+    if sort == "relevance":
+        # The newest matches, read once: both what "best match" ranks and what the
+        # facets count.
+        newest = newest_ids(results, max(search.RANKED, facets.CAP + 1))
+        results_shown = ranked_candidates(results, newest)
+    else:
+        results_shown = results
+    ordered = results_shown.with_summary()
     try:
         page = list_page(ordered, sort, request.GET.get("cursor"))
         cursor_error = ""
@@ -62,7 +69,9 @@ def incident_list(request):
         "filterset": filterset,
         "page": page,
         "rows": [(incident, snippets.get(incident.id)) for incident in page.items],
-        "facets": incident_facets(request.user, results, filtered=is_filtered(filterset)),
+        "facets": incident_facets(
+            request.user, results, filtered=is_filtered(filterset), newest=newest
+        ),
         "ranked_limit": search.RANKED,
         "sort": sort,
         "sorts": [
