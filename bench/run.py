@@ -8,6 +8,10 @@ noise hits both alike. Then the status-page import (against a COPY floor served 
 way, and against COPY in this process), and in this process the pattern refresh
 (``--refresh``) and the weekly digests. Prints one table with each operation's target and
 verdict.
+
+Before measuring, the published counts the pages read are taken, as the task that follows
+published changes takes them (``postmortems.tallies.take_counts``); the pages group then
+asks every page and API list as each of ``--roles``.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ from urllib.parse import unquote, urlsplit
 
 import common
 
-GROUPS = ("list", "detail", "search", "patterns", "create", "import", "refresh", "digest", "rss")
-WEB_GROUPS = {"list", "detail", "search", "patterns", "create"}
+GROUPS = (
+    "list", "detail", "search", "patterns", "pages", "create", "import", "refresh", "digest",
+    "rss",
+)  # fmt: skip
+WEB_GROUPS = {"list", "detail", "search", "patterns", "pages", "create"}
+ROLES = ("viewer", "author", "admin")  # fixtures.ROLES, without importing Django's app yet
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,7 +57,14 @@ def parse_args() -> argparse.Namespace:
     add("--import-rounds", type=int, default=8, help="imports of a fresh payload (default 8)")
     add("--import-incidents", type=int, default=500, help="incidents per payload (5 updates each)")
     add("--digests", type=int, help="build only this many digests (default: all 10,000)")
-    return parser.parse_args()
+    add("--roles", default=",".join(ROLES), help="who the pages group signs in as, "
+        f"comma-separated (default {','.join(ROLES)})")  # fmt: skip
+    args = parser.parse_args()
+    given = [r for r in args.roles.split(",") if r]
+    if not given or set(given) - set(ROLES):
+        parser.error(f"--roles takes some of {', '.join(ROLES)}")
+    args.roles = tuple(r for r in ROLES if r in given)  # always in this order
+    return args
 
 
 def chosen_groups(args: argparse.Namespace) -> set[str]:
@@ -84,6 +99,12 @@ def attempt(out: dict, key: str, function, *args) -> None:
         print(f"  {key} failed: {out[key]['error']}", flush=True)
 
 
+def tallies_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("postmortems.tallies") is not None
+
+
 def stored_patterns() -> int:
     from patterns.models import Pattern
 
@@ -113,6 +134,18 @@ def load_app() -> None:
     import imports.services  # noqa: F401
     import patterns.services  # noqa: F401
 
+    if tallies_available():  # not in code from before the published counts (``--commit``)
+        import postmortems.tallies  # noqa: F401
+
+
+def take_counts() -> dict:
+    """Take the published counts the pages read, as the task after a change does; timed."""
+    from postmortems import tallies
+
+    started = time.monotonic()
+    snapshot = tallies.take_counts()
+    return {"seconds": time.monotonic() - started, "taken": snapshot is not None}
+
 
 def run_web(url: str, secret: str, workdir: Path, groups: set[str], args, out: dict):
     """Start both servers, prepare, measure the HTTP operations and the import, stop."""
@@ -121,18 +154,37 @@ def run_web(url: str, secret: str, workdir: Path, groups: set[str], args, out: d
     import servers
     import web
 
+    # The floor counts and ranks as many matches as the measured code does.
+    cap, ranked = fixtures.product_caps()
+    os.environ.update(FLOOR_CAP=str(cap), FLOOR_RANKED=str(ranked))
     hindsight, floor = servers.start_both(url, secret, workdir, args.code)
     both = {web.HINDSIGHT: hindsight, web.FLOOR: floor}
     try:
-        fx = fixtures.prepare(slugs=args.slugs, deep_pages=args.deep_pages)
+        pages = "pages" in groups
+        roles = args.roles if pages else ()
+        fx = fixtures.prepare(
+            slugs=args.slugs, deep_pages=args.deep_pages, roles=roles, pages=pages
+        )
         out["fixtures"] = {"vendors": fx.vendors, "selective_term": fx.selective_term}
+        if pages:
+            out["fixtures"]["pages"] = {
+                k: v for k, v in vars(fx.pages).items() if k not in ("first_views",)
+            }
         if "list" in groups:
             print(f"finding page {args.deep_pages + 1} of each list…", flush=True)
             fixtures.deep_pages(hindsight, fx)
-        if "detail" in groups:
+        detail = "detail" in groups
+        if detail or pages:
             print("opening the sampled incident pages once (first views)…", flush=True)
-            out["first_views"] = fixtures.first_views(hindsight, fx, args.first_views)
-        operations = web.operations(fx, groups)
+            timed = fixtures.first_views(hindsight, fx, args.first_views if detail else 0)
+            if detail:  # the detail group's row; the pages group times first views itself
+                out["first_views"] = timed
+        if pages:
+            print(f"following the home page's links as {', '.join(roles)}…", flush=True)
+            fixtures.home_deep_pages(hindsight, fx, roles)
+            # A never-opened incident for every round, warm-up included.
+            fixtures.page_first_views(fx, roles, args.warmup + args.requests)
+        operations = web.operations(fx, groups, roles)
         print(f"measuring {len(operations)} operations x 2 servers…", flush=True)
         web.measure(operations, both, rounds=args.requests, warmup=args.warmup,
                     budget=args.op_seconds)  # fmt: skip
@@ -160,8 +212,8 @@ def build_rows(groups: set[str], operations, both, out: dict) -> list:
     if first is not None:
         index = next((i for i, r in enumerate(rows) if r.operation == "detail HTML"), len(rows))
         rows.insert(index + 1, first)
-    for key, made in (("import", report.import_rows), ("refresh", report.refresh_row),
-                      ("digest", report.digest_row)):  # fmt: skip
+    for key, made in (("counts", report.counts_row), ("import", report.import_rows),
+                      ("refresh", report.refresh_row), ("digest", report.digest_row)):  # fmt: skip
         if key in out:
             failed = out[key].get("error")
             made = [report.Row(key, result=f"error: {failed}")] if failed else made(out[key])
@@ -199,7 +251,11 @@ def run(args, groups: set[str], url: str, secret: str, workdir: Path) -> None:
         raise SystemExit("The bench database has no incidents: run bench/generate first.")
     print(report.header(info), flush=True)
     out: dict = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}}
-    if "refresh" in groups or ("patterns" in groups and not stored_patterns()):
+    if groups & {"list", "search", "pages"} and tallies_available():
+        print("taking the published counts (take_counts)…", flush=True)
+        attempt(out, "counts", take_counts)
+        print(f"  {out['counts']}", flush=True)
+    if "refresh" in groups or (groups & {"patterns", "pages"} and not stored_patterns()):
         print("refreshing patterns (the dashboard needs them)…", flush=True)
         attempt(out, "refresh", inprocess.measure_refresh)
         print(f"  {out['refresh']}", flush=True)

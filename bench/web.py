@@ -2,7 +2,8 @@
 
 Each operation pairs a Hindsight request with the floor request that answers the same
 question; ``measure`` sends them round-robin (operation after operation, Hindsight and floor
-in alternating order) so that whatever else the machine does hits both alike.
+in alternating order) so that whatever else the machine does hits both alike. The pages
+group asks every page and API list people use, once as each person (``fixtures.ROLES``).
 """
 
 from __future__ import annotations
@@ -33,18 +34,39 @@ class Request:
 @dataclass(frozen=True)
 class Target:
     """``ratio``: Hindsight p50 ≤ limit x floor p50; ``deep``: ≤ limit x the p50 of the
-    operation named ``of``; ``server_ms``: Hindsight's server-time p50 ≤ limit ms."""
+    operation named ``of``; ``server_ms``: Hindsight's server-time p50 ≤ limit ms, and its
+    p99 ≤ ``p99`` ms when given."""
 
     kind: str
     limit: float
     of: str = ""
+    p99: float | None = None
 
     def describe(self) -> str:
         if self.kind == "ratio":
             return f"≤ {self.limit:g}x floor"
         if self.kind == "deep":
             return f"≤ {self.limit:g}x page 1"
+        if self.p99 is not None:
+            return f"server ≤ {self.limit:g} / {self.p99:g} ms"
         return f"≤ {self.limit:g} ms server"
+
+
+# The pages' targets: Hindsight's own time (gunicorn's), p50 and p99.
+HTML_TARGET = Target("server_ms", 150, p99=500)
+DIGEST_TARGET = Target("server_ms", 200, p99=500)
+API_TARGET = Target("server_ms", 50, p99=200)
+# What an answer's counts are (the table's "answer" column); the caps are the measured
+# code's (``fixtures.product_caps``).
+EXACT, PRECOMPUTED = "exact", "precomputed"
+
+
+def capped(cap: int) -> str:
+    return f"capped {cap:,}"
+
+
+def ranked(cap: int, ranks: int) -> str:
+    return f"capped {cap:,}, ranks newest {ranks:,}"
 
 
 @dataclass
@@ -60,6 +82,10 @@ class Operation:
     hindsight: Callable[[int], Request]
     floor: Callable[[int], Request]
     target: Target | None = None
+    answer: str = ""  # exact, precomputed or capped: how the page's counts are had
+    # The same page at another scale has the same key, whatever vendor or term it names
+    # (``bench/compare.py`` matches runs by it); the name by default.
+    key: str = ""
     samples: dict[str, list[Sample]] = field(default_factory=lambda: {HINDSIGHT: [], FLOOR: []})
     spent: float = 0.0  # seconds measured so far, both sides
     closed: bool = False  # sampling stopped: the operation used up its time budget
@@ -68,6 +94,10 @@ class Operation:
 
 class UnexpectedStatus(Exception):
     """The server answered something else than the operation expects (a 500, a redirect…)."""
+
+
+# What sending may raise besides a wrong status: a worker killed, a timeout, a reset.
+SEND_ERRORS = (UnexpectedStatus, OSError, http.client.HTTPException)
 
 
 def send(server: Server, request: Request, bench_id: str) -> tuple[float, bytes]:
@@ -112,9 +142,10 @@ def measure(
                 bench_id = f"{side[0]}{r}-{k}"
                 try:
                     ms, _ = send(servers[side], request, bench_id)
-                except UnexpectedStatus as exc:
+                except SEND_ERRORS as exc:
                     # Counted and reported, not fatal: the app may be mid-change under us.
-                    op.errors[side].append(str(exc))
+                    message = str(exc) if isinstance(exc, UnexpectedStatus) else repr(exc)
+                    op.errors[side].append(message)
                     continue
                 if r >= warmup:
                     op.samples[side].append(Sample(ms, bench_id))
@@ -248,7 +279,7 @@ def pattern_operations(fx, api: dict, html: dict) -> list[Operation]:
             Target("server_ms", 10),
         ),
         Operation(
-            "patterns dashboard HTML", "patterns", get("/patterns/", html), floor,
+            "patterns dashboard HTML", "patterns", get("/patterns/", html), get("/dashboard", {}),
             Target("server_ms", 10),
         ),
     ] + ([] if fx.top_pattern is None else [
@@ -304,7 +335,173 @@ def create_operation(fx, api: dict) -> Operation:
     return Operation("create API", "create", hindsight, floor)
 
 
-def operations(fx, groups: set[str]) -> list[Operation]:
+# --- Every page, as each person -----------------------------------------------------------------
+# A page's requests are built per person: ``Account -> (round -> Request)``.
+
+
+@dataclass(frozen=True)
+class Page:
+    label: str
+    hindsight: Callable
+    floor: Callable
+    target: Target
+    answer: str
+    key: str = ""  # what the label says whatever the scale ("home ?vendor=largest")
+
+
+def html_page(path: str) -> Callable:
+    return lambda account: get(path, account.html)
+
+
+def api_page(path: str) -> Callable:
+    return lambda account: get(path, account.api)
+
+
+def floor_page(route: str, **params) -> Callable:
+    """The floor's route, for this person (``floor.visible``)."""
+    return lambda account: floor_get(route, role=account.role, user=account.user_id, **params)
+
+
+def home_pages(fx) -> list[Page]:
+    """The home page unfiltered, by each filter alone, searched, and 21 pages in."""
+    pages = fx.pages
+    largest, small = pages.largest, pages.small
+    filters = [
+        (f"vendor={largest['slug']}", {"vendor": largest["id"]}, "vendor=largest"),
+        (f"vendor={small['slug']}", {"vendor": small["id"]}, "vendor=small"),
+        (f"change_type={pages.change_type['slug']}", {"change_type": pages.change_type["id"]},
+         "change_type=commonest"),
+        (f"category={pages.category['slug']}", {"category": pages.category["id"]},
+         "category=commonest"),
+        ("severity=critical", {"severity": "critical"}, ""),
+        ("status=published", {"status": "published"}, ""),
+        (f"started_after={pages.started_after}", {"started_after": pages.started_after},
+         "started_after=a year back"),
+    ]  # fmt: skip
+    searches = [(fx.common_term, ""), (fx.selective_term, "q=selective"), (pages.phrase, "")]
+    deep = pages.home_deep
+    cap, ranks = pages.caps
+    return [
+        Page("home unfiltered", html_page("/"), floor_page("/home"), HTML_TARGET, PRECOMPUTED),
+        *(
+            Page(f"home ?{query}", html_page(f"/?{query}"), floor_page("/home", **params),
+                 HTML_TARGET, capped(cap), f"home ?{key}" if key else "")
+            for query, params, key in filters
+        ),
+        *(
+            Page(f"home ?q={term}", html_page(f"/?q={quote(term)}"), floor_page("/home", q=term),
+                 HTML_TARGET, ranked(cap, ranks), f"home ?{key}" if key else "")
+            for term, key in searches
+        ),
+        Page(
+            f"home page {max(d['page'] for d in deep.values())}",
+            lambda a: get(deep[a.role]["path"], a.html),
+            lambda a: floor_get("/home", role=a.role, user=a.user_id, **deep[a.role]["after"]),
+            HTML_TARGET, PRECOMPUTED, "home page deep",
+        ),
+    ]  # fmt: skip
+
+
+def listing_pages(fx) -> list[Page]:
+    """Vendors, the taxonomy and the patterns: counts read from what was counted ahead."""
+    pages = fx.pages
+    largest, small = pages.largest, pages.small
+    ct, cat = pages.change_type, pages.category
+    listed = [
+        Page("/vendors/", html_page("/vendors/"), floor_page("/vendors"), HTML_TARGET,
+             PRECOMPUTED),
+        Page("/vendors/?sort=count", html_page("/vendors/?sort=count"),
+             floor_page("/vendors", sort="count"), HTML_TARGET, PRECOMPUTED),
+        Page(f"/vendors/{largest['slug']}/", html_page(f"/vendors/{largest['slug']}/"),
+             floor_page("/vendor", vendor=largest["id"]), HTML_TARGET, PRECOMPUTED,
+             "/vendors/largest/"),
+        Page(f"/vendors/{small['slug']}/ ({small['incidents']})",
+             html_page(f"/vendors/{small['slug']}/"), floor_page("/vendor", vendor=small["id"]),
+             HTML_TARGET, PRECOMPUTED, "/vendors/small/"),
+        Page("/taxonomy/", html_page("/taxonomy/"), floor_page("/taxonomy"), HTML_TARGET,
+             PRECOMPUTED),
+        Page(f"/change-types/{ct['slug']}/", html_page(f"/change-types/{ct['slug']}/"),
+             floor_page("/change-type", change_type=ct["id"]), HTML_TARGET, PRECOMPUTED,
+             "/change-types/commonest/"),
+        Page(f"/categories/{cat['slug']}/", html_page(f"/categories/{cat['slug']}/"),
+             floor_page("/category", category=cat["id"]), HTML_TARGET, PRECOMPUTED,
+             "/categories/commonest/"),
+        Page("/patterns/", html_page("/patterns/"), floor_page("/dashboard"), HTML_TARGET,
+             PRECOMPUTED),
+    ]  # fmt: skip
+    if fx.top_pattern is not None:
+        listed.append(
+            Page(f"/patterns/{fx.top_pattern}/", html_page(f"/patterns/{fx.top_pattern}/"),
+                 floor_page("/pattern", id=fx.top_pattern), HTML_TARGET, PRECOMPUTED,
+                 "/patterns/best family head/")
+        )  # fmt: skip
+    return listed
+
+
+def one_incident_pages(fx) -> list[Page]:
+    """The incident page opened for the first time (a never-opened incident each round)
+    and again (the sampled ones, opened before measuring), its export, the digest's
+    preview and the settings page."""
+    fresh = fx.pages.first_views
+    slug = fx.slugs[0]
+    return [
+        Page(
+            "incident page, first view",
+            lambda a: rotating([f"/incidents/{s}/" for s in fresh[a.role]], a.html),
+            lambda a: rotating([f"/html-detail?slug={s}" for s in fresh[a.role]], {}),
+            HTML_TARGET, EXACT,
+        ),
+        Page(
+            "incident page, later view",
+            lambda a: rotating([f"/incidents/{s}/" for s in fx.slugs], a.html),
+            lambda a: rotating([f"/html-detail?slug={s}" for s in fx.slugs], {}),
+            HTML_TARGET, EXACT,
+        ),
+        Page("incident export.md", html_page(f"/incidents/{slug}/export.md"),
+             floor_page("/detail", slug=slug), HTML_TARGET, EXACT),
+        Page("/digests/preview/", html_page("/digests/preview/"), floor_page("/digest-preview"),
+             DIGEST_TARGET, EXACT),
+        Page("/accounts/settings/", html_page("/accounts/settings/"), floor_page("/settings"),
+             HTML_TARGET, EXACT),
+    ]  # fmt: skip
+
+
+def api_pages(fx) -> list[Page]:
+    largest = fx.pages.largest
+    return [
+        Page("/api/incidents/", api_page("/api/incidents/"), floor_page("/api-list", size=50),
+             API_TARGET, EXACT),
+        Page(f"/api/incidents/?vendor={largest['slug']}",
+             api_page(f"/api/incidents/?vendor={largest['slug']}"),
+             floor_page("/api-list", vendor=largest["id"], size=50), API_TARGET, EXACT,
+             "/api/incidents/?vendor=largest"),
+        Page(f"/api/incidents/?q={fx.common_term}",
+             api_page(f"/api/incidents/?q={quote(fx.common_term)}"),
+             floor_page("/api-search", q=fx.common_term, size=50), API_TARGET, EXACT),
+        Page("/api/vendors/", api_page("/api/vendors/"), floor_page("/api-vendors"), API_TARGET,
+             EXACT),
+        Page("/api/patterns/", api_page("/api/patterns/"), floor_page("/patterns"), API_TARGET,
+             PRECOMPUTED),
+        Page("/api/stats/", api_page("/api/stats/"), floor_page("/stats"), API_TARGET,
+             PRECOMPUTED),
+    ]  # fmt: skip
+
+
+def page_operations(fx, roles: tuple[str, ...]) -> list[Operation]:
+    """Every page as each person, a page's people side by side ("… · viewer")."""
+    pages = home_pages(fx) + listing_pages(fx) + one_incident_pages(fx) + api_pages(fx)
+    return [
+        Operation(
+            f"{page.label} · {role}", "pages", page.hindsight(fx.accounts[role]),
+            page.floor(fx.accounts[role]), page.target, page.answer,
+            key=f"{page.key or page.label} · {role}",
+        )
+        for page in pages
+        for role in roles
+    ]  # fmt: skip
+
+
+def operations(fx, groups: set[str], roles: tuple[str, ...] = ()) -> list[Operation]:
     api = {"Authorization": f"Bearer {fx.token}"}
     html = {"Cookie": f"sessionid={fx.session_key}"}
     ops: list[Operation] = []
@@ -318,4 +515,6 @@ def operations(fx, groups: set[str]) -> list[Operation]:
         ops += pattern_operations(fx, api, html)
     if "create" in groups:
         ops.append(create_operation(fx, api))
+    if "pages" in groups:
+        ops += page_operations(fx, roles)
     return ops
